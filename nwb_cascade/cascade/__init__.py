@@ -1,0 +1,46 @@
+"""The Cascade method: calibrated spike inference from ΔF/F traces.
+
+This subpackage knows numpy and torch, not NWB.  Its public names:
+
+- :func:`load_model` - a model folder, or a published model by name (downloaded and cached)
+- :func:`noise_levels` - per-ROI noise levels
+- :func:`predict` - spike rates (spikes per frame) from ΔF/F traces
+- :func:`spikes_per_second` - spikes per frame to spikes/s
+- :func:`list_models`, :func:`download_model` - the published model zoo
+"""
+
+from .errors import (
+    CascadeError,
+    DownloadError,
+    FrameRateError,
+    InputError,
+    ModelError,
+    NoiseLevelError,
+    NoiseLevelWarning,
+    OrientationWarning,
+)
+from .model import CascadeModel, load_model_folder
+from .noise import noise_levels
+from .inference import predict, spikes_per_second
+from .zoo import cache_dir, download_model, list_models, load_model, registry
+
+__all__ = [
+    "CascadeError",
+    "CascadeModel",
+    "DownloadError",
+    "FrameRateError",
+    "InputError",
+    "ModelError",
+    "NoiseLevelError",
+    "NoiseLevelWarning",
+    "OrientationWarning",
+    "cache_dir",
+    "download_model",
+    "list_models",
+    "load_model",
+    "load_model_folder",
+    "noise_levels",
+    "predict",
+    "registry",
+    "spikes_per_second",
+]

@@ -1,0 +1,147 @@
+"""A real HTTP server on 127.0.0.1 for download and streaming tests.
+
+Serves files from a folder, honours ``Range`` (one range per request), logs
+every request with the bytes it sent, and can misbehave on purpose: drop the
+connection part-way through a response, or answer with a server error, a given
+number of times.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+@dataclass
+class Fault:
+    """Misbehave on the next ``times`` GET requests: ``status`` (e.g. 500) or drop after ``drop_after`` bytes."""
+
+    times: int = 1
+    status: int | None = None
+    drop_after: int | None = None
+
+
+@dataclass
+class RangeServer:
+    root: Path
+    honour_ranges: bool = True
+    log: list[tuple[str, str, int, int]] = field(default_factory=list)  # (method, path, status, bytes sent)
+    faults: list[Fault] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_HEAD(self) -> None:
+                self._serve(head=True)
+
+            def do_GET(self) -> None:
+                self._serve(head=False)
+
+            def _serve(self, head: bool) -> None:
+                fault = server._next_fault() if not head else None
+                if fault is not None and fault.status is not None:
+                    self.send_response(fault.status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    server.log.append((self.command, self.path, fault.status, 0))
+                    return
+                path = server.root / self.path.split("?", 1)[0].lstrip("/")
+                if not path.is_file():
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    server.log.append((self.command, self.path, 404, 0))
+                    return
+                size = path.stat().st_size
+                start, stop, status = 0, size, 200
+                match = re.match(r"bytes=(\d*)-(\d*)$", self.headers.get("Range", ""))
+                if match and server.honour_ranges:
+                    first, last = match.groups()
+                    if first == "":
+                        start = max(0, size - int(last))
+                    else:
+                        start = int(first)
+                        stop = min(size, int(last) + 1) if last else size
+                    if start >= size:
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{size}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        server.log.append((self.command, self.path, 416, 0))
+                        return
+                    status = 206
+                self.send_response(status)
+                self.send_header("Content-Length", str(stop - start))
+                self.send_header("Accept-Ranges", "bytes" if server.honour_ranges else "none")
+                if status == 206:
+                    self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
+                self.end_headers()
+                if head:
+                    server.log.append((self.command, self.path, status, 0))
+                    return
+                limit = stop - start
+                if fault is not None and fault.drop_after is not None:
+                    limit = min(limit, fault.drop_after)
+                with open(path, "rb") as handle:
+                    handle.seek(start)
+                    data = handle.read(limit)
+                try:
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                finally:
+                    server.log.append((self.command, self.path, status, len(data)))
+                if limit < stop - start:  # drop the connection mid-response
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+
+        self._lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            while self.faults and self.faults[0].times <= 0:
+                self.faults.pop(0)
+            if not self.faults:
+                return None
+            self.faults[0].times -= 1
+            return self.faults[0]
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def bytes_sent(self) -> int:
+        return sum(entry[3] for entry in self.log)
+
+    def __enter__(self) -> "RangeServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def unused_port_url() -> str:
+    """An http URL on 127.0.0.1 where nothing listens (for offline tests)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+__all__ = ["Fault", "RangeServer", "unused_port_url"]
