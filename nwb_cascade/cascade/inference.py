@@ -41,7 +41,7 @@ FRAME_RATE_TOLERANCE = 0.05
 #: Median noise level beyond which traces are taken for raw fluorescence or ΔF/F in percent.
 IMPLAUSIBLE_NOISE = 30.0
 #: Input frames (ROIs × frames) evaluated together; bounds memory whatever the trace length.
-CPU_FRAMES_PER_BATCH = 1 << 17
+CPU_FRAMES_PER_BATCH = 1 << 15
 GPU_FRAMES_PER_BATCH = 1 << 22
 #: Longest stretch of output frames computed for one ROI in one go.
 CHUNK_FRAMES = 1 << 15

@@ -59,8 +59,10 @@ def registry(source: str | Path | dict[str, Any] | None = None) -> dict[str, Mod
     source
         A registry YAML file or an already parsed mapping in the published
         layout (``NAME: {Link: URL, Info: TEXT}``, optionally ``sha256`` and
-        ``size``); default: the list shipped with the package.
+        ``size``); default: ``$NWB_CASCADE_REGISTRY`` when set (a mirror's
+        list), else the list shipped with the package.
     """
+    source = source if source is not None else os.environ.get("NWB_CASCADE_REGISTRY")
     if source is None:
         text = resources.files(__package__).joinpath(REGISTRY_FILE).read_text()
         raw = yaml.safe_load(text)
