@@ -82,7 +82,7 @@ def run_one(rois: int, frames: int, device: str, naive: bool) -> dict:
             torch.cuda.synchronize()
         result["naive_frames_per_s"] = windows.shape[0] / (time.perf_counter() - start)
         return result
-    repeats = 2 if rois * frames <= 3_000_000 else 1
+    repeats = 5 if rois * frames <= 3_000_000 else 1
     predict(data[:2, :2000], model, frame_rate=30, device=device)  # warm-up
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
