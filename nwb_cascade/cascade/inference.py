@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from .errors import FrameRateError, InputError, NoiseLevelError, NoiseLevelWarning, OrientationWarning
 from .model import CascadeModel
 from .noise import noise_levels as measure_noise_levels
+from .zoo import load_model
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +100,7 @@ def predict(
     NoiseLevelError
         Noise levels far beyond any model (raw fluorescence or percent ΔF/F).
     """
-    if isinstance(model, str) or hasattr(model, "__fspath__"):
-        from .zoo import load_model
-
-        model = load_model(model)
+    model = load_model(model)
     rate = check_frame_rate(frame_rate, model)
     data, was_1d = as_traces(traces, model.windowsize)
     n_rois, n_frames = data.shape
