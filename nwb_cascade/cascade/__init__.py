@@ -6,6 +6,7 @@ This subpackage knows numpy and torch, not NWB.  Its public names:
 - :func:`noise_levels` - per-ROI noise levels
 - :func:`predict` - spike rates (spikes per frame) from ΔF/F traces
 - :func:`spikes_per_second` - spikes per frame to spikes/s
+- :func:`discrete_spikes`, :func:`spike_times` - integer spikes that explain the rates, and their times
 - :func:`list_models`, :func:`download_model` - the published model zoo
 """
 
@@ -22,6 +23,7 @@ from .errors import (
 from .model import CascadeModel, load_model_folder
 from .noise import noise_levels
 from .inference import predict, spikes_per_second
+from .spikes import discrete_spikes, spike_times
 from .zoo import cache_dir, download_model, list_models, load_model, registry
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "NoiseLevelWarning",
     "OrientationWarning",
     "cache_dir",
+    "discrete_spikes",
     "download_model",
     "list_models",
     "load_model",
@@ -42,5 +45,6 @@ __all__ = [
     "noise_levels",
     "predict",
     "registry",
+    "spike_times",
     "spikes_per_second",
 ]

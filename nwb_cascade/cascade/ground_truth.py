@@ -88,3 +88,32 @@ def at_frame_rate(recording: Recording, frame_rate: float) -> tuple[np.ndarray, 
 def smooth_spikes(counts: np.ndarray, sigma_frames: float) -> np.ndarray:
     """Spike counts smoothed by a Gaussian of ``sigma_frames`` (the training target's kernel)."""
     return gaussian_filter1d(np.asarray(counts, dtype=float), sigma_frames, mode="constant")
+
+
+def with_noise_level(
+    dff: np.ndarray, frame_rate: float, target: float, rng: np.random.Generator
+) -> np.ndarray | None:
+    """``dff`` with Gaussian noise added so that its noise level becomes ``target``.
+
+    The noise at each frame is scaled by ``sqrt(|dff + 1|)`` normalised by its
+    median (brighter frames are noisier, as with shot noise); its overall
+    scale is found by bisection on the measured noise level.  Returns None
+    when the trace is already noisier than the target.
+    """
+    from .noise import noise_levels
+
+    if noise_levels(dff, frame_rate) >= target:
+        return None
+    shape = np.sqrt(np.abs(np.nan_to_num(dff) + 1.0))
+    shape /= np.median(shape)
+    base = rng.standard_normal(dff.shape) * shape
+    low, high = 0.0, 1.0
+    while noise_levels(dff + high * base, frame_rate) < target:
+        high *= 2.0
+    for _ in range(40):
+        middle = 0.5 * (low + high)
+        if noise_levels(dff + middle * base, frame_rate) < target:
+            low = middle
+        else:
+            high = middle
+    return dff + 0.5 * (low + high) * base
