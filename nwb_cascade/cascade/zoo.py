@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -172,6 +173,32 @@ def _model_root(staging: Path, entry: ModelEntry) -> Path:
     if len(candidates) == 1:
         return candidates[0]
     raise ModelError(f"{entry.url}: the zip holds no model folder (no single {CONFIG_FILE})")
+
+
+def default_model_name(frame_rate: float, source: str | Path | dict[str, Any] | None = None) -> str:
+    """The published general-purpose excitatory model for a frame rate.
+
+    Among the ``Global_EXC_{rate}Hz_smoothing{ms}ms`` models whose rate is within 5% of
+    ``frame_rate``, the one whose smoothing is closest to 1.5 frames (the paper's advice:
+    25-50 ms at 30 Hz, 200 ms at 7.5 Hz).
+
+    Raises
+    ------
+    ModelError
+        No published model is trained for that frame rate.
+    """
+    pattern = re.compile(r"^Global_EXC_([0-9.]+)Hz_smoothing(\d+)ms$")
+    candidates = []
+    for name in registry(source):
+        match = pattern.match(name)
+        if match and abs(float(match.group(1)) - frame_rate) <= 0.05 * frame_rate:
+            candidates.append((abs(int(match.group(2)) / 1000 - 1.5 / frame_rate), name))
+    if not candidates:
+        raise ModelError(
+            f"no published model is trained for {frame_rate:.3g} Hz; name a model (--model) or train one "
+            "for this rate (nwb-cascade train --match)"
+        )
+    return min(candidates)[1]
 
 
 def load_model(name_or_path: str | os.PathLike[str] | CascadeModel, *, download: bool = True) -> CascadeModel:

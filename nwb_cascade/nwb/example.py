@@ -1,0 +1,105 @@
+"""Writing realistic NWB files from ΔF/F traces: for examples, tests and demonstrations.
+
+Three layouts, as real files have them:
+
+- ``"visual_coding"``: the Allen Brain Observatory Visual Coding layout (DANDI 000728):
+  ``processing/ophys/DfOverF/DfOverF`` with timestamps, ROIs in
+  ``processing/ophys/ImageSegmentation/PlaneSegmentation``;
+- ``"visual_behavior"``: the Allen Visual Behavior layout (DANDI 000711):
+  ``processing/ophys/dff/traces``, ROIs in ``image_segmentation/cell_specimen_table``;
+- ``"fluorescence"``: only a ``Fluorescence`` container, timed by ``rate``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from uuid import uuid4
+
+import numpy as np
+from hdmf.backends.hdf5 import H5DataIO
+from pynwb import NWBHDF5IO, NWBFile
+from pynwb.file import Subject
+from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
+
+LAYOUTS = {
+    # layout: (segmentation container, plane segmentation, response container type, container, series)
+    "visual_coding": ("ImageSegmentation", "PlaneSegmentation", DfOverF, "DfOverF", "DfOverF"),
+    "visual_behavior": ("image_segmentation", "cell_specimen_table", DfOverF, "dff", "traces"),
+    "fluorescence": ("ImageSegmentation", "PlaneSegmentation", Fluorescence, "Fluorescence", "RoiResponseSeries"),
+}
+GCAMP6F_GENOTYPE = "Cux2-CreERT2/wt;Camk2a-tTA/wt;Ai93(TITL-GCaMP6f)/wt"
+
+
+def example_nwbfile(
+    traces: np.ndarray,
+    frame_rate: float,
+    *,
+    layout: str = "visual_coding",
+    genotype: str = GCAMP6F_GENOTYPE,
+    field_size: int = 64,
+    seed: int = 0,
+) -> NWBFile:
+    """An in-memory NWB file holding ``traces`` (ROIs × frames ΔF/F) in one of :data:`LAYOUTS`."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
+    segmentation_name, plane_name, container_type, container_name, series_name = LAYOUTS[layout]
+    traces = np.asarray(traces, dtype=np.float32)
+    n_rois, n_frames = traces.shape
+    nwbfile = NWBFile(
+        session_description="two-photon imaging of mouse visual cortex (example built by nwb-cascade)",
+        identifier=str(uuid4()),
+        session_start_time=datetime(2016, 9, 29, 10, 0, tzinfo=timezone.utc),
+        experimenter=["Example, Experimenter"],
+        lab="Example lab",
+        institution="Example institute",
+        session_id="552195520",
+        subject=Subject(subject_id="mouse-1", species="Mus musculus", genotype=genotype, sex="F", age="P90D",
+                        description="example subject"),
+    )
+    device = nwbfile.create_device(name="2p-microscope", description="two-photon microscope", manufacturer="example")
+    plane = nwbfile.create_imaging_plane(
+        name="imaging_plane",
+        optical_channel=OpticalChannel(name="green", description="GCaMP emission", emission_lambda=520.0),
+        description="layer 2/3 of primary visual cortex",
+        device=device,
+        excitation_lambda=910.0,
+        imaging_rate=float(frame_rate),
+        indicator="GCaMP6f",
+        location="VISp",
+    )
+    ophys = nwbfile.create_processing_module(name="ophys", description="optical physiology")
+    segmentation = ImageSegmentation(name=segmentation_name)
+    ophys.add(segmentation)
+    planes = segmentation.create_plane_segmentation(
+        name=plane_name, description="segmented ROIs", imaging_plane=plane
+    )
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:field_size, :field_size]
+    for _ in range(n_rois):
+        cy, cx = rng.uniform(4, field_size - 4, 2)
+        planes.add_roi(image_mask=((yy - cy) ** 2 + (xx - cx) ** 2 <= 9).astype(np.float32))
+    rois = planes.create_roi_table_region(region=list(range(n_rois)), description="all ROIs")
+    timing = (
+        {"rate": float(frame_rate)}
+        if layout == "fluorescence"
+        else {"timestamps": 1.234 + np.arange(n_frames) / float(frame_rate)}
+    )
+    series = RoiResponseSeries(
+        name=series_name,
+        data=H5DataIO(traces.T.copy(), compression="gzip", chunks=(min(n_frames, 4096), n_rois)),
+        rois=rois,
+        unit="n.a." if container_type is DfOverF else "a.u.",
+        description="ΔF/F as a fraction",
+        **timing,
+    )
+    ophys.add(container_type(name=container_name, roi_response_series=series))
+    return nwbfile
+
+
+def write_example_file(path: str | Path, traces: np.ndarray, frame_rate: float, **options) -> Path:
+    """Write :func:`example_nwbfile` to ``path`` and return it."""
+    path = Path(path)
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(example_nwbfile(traces, frame_rate, **options))
+    return path

@@ -1,0 +1,227 @@
+"""Running Cascade on NWB files: ``annotate`` (in place) and ``infer`` (into a new file).
+
+Both read the chosen ΔF/F series once, run the engine (noise levels, spike
+rates, discrete spikes) and write one :class:`~nwb_cascade.nwb.extension.CascadeResults`
+container into the processing module ``cascade``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+from pynwb import NWBHDF5IO, NWBFile
+
+from .cascade import CascadeModel, discrete_spikes as fit_spikes, load_model, noise_levels, predict
+from .cascade.zoo import default_model_name
+from .nwb.read import NWBInputError, SeriesInfo, choose_series, frame_rate, read_traces
+from .nwb.write import Inference, append_results, check_writable, build_results, write_standalone, MODULE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    """What one run did: where, on what, with which model, and what came out."""
+
+    output: Path
+    series: str
+    container: str
+    n_rois: int
+    n_frames: int
+    frame_rate: float
+    noise_median: float
+    noise_range: tuple[float, float]
+    model: str
+    n_spikes: int | None
+    seconds: float
+
+
+@contextlib.contextmanager
+def open_nwb(path: str | Path, mode: str = "r") -> Iterator[tuple[NWBHDF5IO, NWBFile]]:
+    """Open an NWB file, turning the ways this fails into messages that say what to do.
+
+    ``mode`` is "r" or "a" (append).  Yields the IO object and the file's contents.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if not h5py.is_hdf5(path):
+        raise NWBInputError(f"{path} is not an HDF5 file, so not an NWB file (NWB files written by pynwb are HDF5)")
+    try:
+        handle = h5py.File(path, "r+" if mode == "a" else "r")
+    except OSError as error:
+        text = str(error).lower()
+        if "lock" in text:
+            raise NWBInputError(
+                f"{path} is open for writing by another process (HDF5 file lock); close it there and try again"
+            ) from error
+        if "truncated" in text or "signature" in text or "bad object header" in text or "file is" in text:
+            raise NWBInputError(f"{path} is truncated or damaged ({error}); re-download or restore it") from error
+        raise
+    try:
+        if "nwb_version" not in handle.attrs:
+            raise NWBInputError(f"{path} is an HDF5 file but not an NWB file (it has no nwb_version attribute)")
+        io = NWBHDF5IO(mode=mode, file=handle, load_namespaces=True)
+        try:
+            nwbfile = io.read()
+        except Exception as error:
+            raise NWBInputError(f"{path}: pynwb cannot read this NWB file ({type(error).__name__}: {error})") from error
+        yield io, nwbfile
+    finally:
+        with contextlib.suppress(Exception):
+            handle.close()
+
+
+def resolve_model(model: str | Path | CascadeModel | None, rate: float) -> CascadeModel:
+    """The model asked for, or the default one for this frame rate."""
+    if model is None:
+        model = default_model_name(rate)
+        log.info("no model given: using %s for %.3g Hz", model, rate)
+    return load_model(model)
+
+
+def infer_series(
+    info: SeriesInfo,
+    model: str | Path | CascadeModel | None,
+    *,
+    threshold: Any = 0,
+    discrete_spikes: bool = True,
+    device: str | None = None,
+    progress: bool = False,
+    provenance: dict[str, str] | None = None,
+) -> Inference:
+    """Run the engine on one series: read its traces once, spike rates, discrete spikes."""
+    rate = frame_rate(info.series)
+    cascade = resolve_model(model, rate)
+    if info.n_frames < cascade.windowsize:
+        raise NWBInputError(
+            f"{info.path} has {info.n_frames} frame(s); Cascade needs at least {cascade.windowsize} "
+            "(one network window) to infer anything"
+        )
+    traces = read_traces(info)
+    noise = noise_levels(traces, rate)
+    rates = predict(traces, cascade, frame_rate=rate, threshold=threshold, noise_levels=noise, device=device,
+                    progress=progress)
+    del traces
+    spikes = fit_spikes(rates, cascade, frame_rate=rate, progress=progress)[0] if discrete_spikes else None
+    return Inference(info, rate, rates, noise, cascade.select_levels(noise), cascade, threshold, spikes,
+                     dict(provenance or {}))
+
+
+def annotate(
+    path: str | Path,
+    *,
+    series: str | None = None,
+    model: str | Path | CascadeModel | None = None,
+    discrete_spikes: bool = True,
+    overwrite: bool = False,
+    threshold: Any = 0,
+    device: str | None = None,
+    progress: bool = False,
+) -> RunSummary:
+    """Infer spikes for a series of an NWB file and add the results to that file, in place.
+
+    Only adds: a processing module ``cascade`` (if absent) with one container for the
+    series.  Existing results for the series are refused unless ``overwrite``.  If
+    anything fails, the file is left as it was.
+
+    Parameters
+    ----------
+    path
+        A local NWB file, writable.
+    series
+        Path of the RoiResponseSeries (e.g. ``processing/ophys/DfOverF/DfOverF``);
+        default: the file's only ΔF/F series.
+    model
+        A model name or folder; default: a published model for the series' frame rate.
+    discrete_spikes
+        Also fit and store discrete spikes.
+    overwrite
+        Replace existing results for this series.
+    threshold, device, progress
+        Passed to :func:`nwb_cascade.cascade.predict`.
+
+    Returns
+    -------
+    RunSummary
+    """
+    path = Path(path)
+    start = time.perf_counter()
+    if path.is_file():
+        check_writable(path)
+    with open_nwb(path, "a") as (io, nwbfile):
+        info = choose_series(nwbfile, series)
+        module = nwbfile.processing.get(MODULE)
+        if module is not None and info.name in module.data_interfaces and not overwrite:
+            raise NWBInputError(
+                f"{path} already holds Cascade results for {info.path} (processing/{MODULE}/{info.name}); "
+                "pass overwrite=True (--overwrite) to replace them"
+            )
+        provenance = {"source_identifier": nwbfile.identifier, "source_series_path": info.path,
+                      "source_url": str(path.resolve())}
+        inference = infer_series(info, model, threshold=threshold, discrete_spikes=discrete_spikes, device=device,
+                                 progress=progress, provenance=provenance)
+        append_results(io, nwbfile, path, lambda name: build_results(inference, info.series, name), info.name,
+                       overwrite)
+    return _summary(path, inference, time.perf_counter() - start)
+
+
+def infer(
+    source: str | Path,
+    output: str | Path,
+    *,
+    series: str | None = None,
+    model: str | Path | CascadeModel | None = None,
+    discrete_spikes: bool = True,
+    overwrite: bool = False,
+    threshold: Any = 0,
+    device: str | None = None,
+    progress: bool = False,
+    provenance: dict[str, str] | None = None,
+) -> RunSummary:
+    """Infer spikes for a series of an NWB file and write a new, standalone NWB file.
+
+    The new file holds the session and subject metadata, the imaging plane, the ROI
+    table, a copy of the source series, and the results; the source is not touched.
+    See :func:`annotate` for the parameters; ``output`` must not exist unless ``overwrite``.
+    """
+    source, output = Path(source), Path(output)
+    start = time.perf_counter()
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output} exists; choose another output or pass overwrite=True (--overwrite)")
+    if output.exists() and source.exists() and output.resolve() == source.resolve():
+        raise NWBInputError("the output is the input file; use annotate() (--in-place) to add results to it")
+    with open_nwb(source, "r") as (_, nwbfile):
+        info = choose_series(nwbfile, series)
+        details = {"source_identifier": nwbfile.identifier, "source_series_path": info.path,
+                   "source_url": str(source.resolve())}
+        details.update(provenance or {})
+        inference = infer_series(info, model, threshold=threshold, discrete_spikes=discrete_spikes, device=device,
+                                 progress=progress, provenance=details)
+        write_standalone(nwbfile, inference, output)
+    return _summary(output, inference, time.perf_counter() - start)
+
+
+def _summary(output: Path, inference: Inference, seconds: float) -> RunSummary:
+    noise = inference.noise_levels[np.isfinite(inference.noise_levels)]
+    return RunSummary(
+        output=output,
+        series=inference.info.path,
+        container=f"processing/{MODULE}/{inference.info.name}",
+        n_rois=inference.rates.shape[0],
+        n_frames=inference.rates.shape[1],
+        frame_rate=inference.frame_rate,
+        noise_median=float(np.median(noise)) if noise.size else float("nan"),
+        noise_range=(float(noise.min()), float(noise.max())) if noise.size else (float("nan"), float("nan")),
+        model=inference.model.name,
+        n_spikes=None if inference.spike_frames is None else int(sum(len(s) for s in inference.spike_frames)),
+        seconds=seconds,
+    )

@@ -1,0 +1,127 @@
+"""Generate the ndx-cascade extension's YAML (ndx-template convention).
+
+Run ``python spec/create_extension_spec.py`` after changing a type here; commit the
+two YAML files it writes beside itself.  The package loads them at import time.
+"""
+
+from pathlib import Path
+
+from pynwb.spec import NWBAttributeSpec, NWBDatasetSpec, NWBGroupSpec, NWBLinkSpec, NWBNamespaceBuilder, export_spec
+
+NAME = "ndx-cascade"
+VERSION = "0.1.0"
+
+
+def main() -> None:
+    builder = NWBNamespaceBuilder(
+        name=NAME,
+        version=VERSION,
+        doc="Spike rates and discrete spikes inferred from calcium imaging with Cascade (Rupprecht et al. 2021)",
+        author=["nwb-cascade developers"],
+        contact=["nwb-cascade developers"],
+    )
+    for type_name in ("RoiResponseSeries", "NWBDataInterface"):
+        builder.include_type(type_name, namespace="core")
+    for type_name in ("DynamicTable", "DynamicTableRegion", "VectorData", "VectorIndex"):
+        builder.include_type(type_name, namespace="hdmf-common")
+
+    spike_rates = NWBGroupSpec(
+        neurodata_type_def="CascadeSpikeRates",
+        neurodata_type_inc="RoiResponseSeries",
+        doc=(
+            "Spike rates inferred by Cascade, frames x ROIs, in spikes per second (data unit 'spikes/s'), "
+            "on the timing and ROIs of the RoiResponseSeries they were inferred from. Frames without a full "
+            "network window (the first and last ~half window) and frames whose window touched a missing "
+            "input frame are NaN."
+        ),
+        datasets=[
+            NWBDatasetSpec(
+                name="noise_levels",
+                doc="Cascade noise level of each ROI's input trace: 100 * median(|diff(dF/F)|) / sqrt(frame rate).",
+                dtype="float64",
+                shape=[None],
+                dims=["num_ROIs"],
+            ),
+            NWBDatasetSpec(
+                name="model_noise_levels",
+                doc="Noise level of the model ensemble used for each ROI (the one closest to the ROI's own).",
+                dtype="float64",
+                shape=[None],
+                dims=["num_ROIs"],
+            ),
+        ],
+        attributes=[
+            NWBAttributeSpec(name="model_name", doc="Name of the Cascade model.", dtype="text"),
+            NWBAttributeSpec(name="model_frame_rate", doc="Frame rate (Hz) the model was trained for.", dtype="float64"),
+            NWBAttributeSpec(
+                name="smoothing",
+                doc="Standard deviation (s) of the Gaussian that smoothed the model's training target.",
+                dtype="float64",
+            ),
+            NWBAttributeSpec(
+                name="threshold_mode",
+                doc="Post-processing of the network output: '0' (negatives set to 0), '1' (values below one "
+                "smoothed spike's height / e set to 0 outside active stretches) or 'off' (raw output).",
+                dtype="text",
+            ),
+        ],
+    )
+
+    discrete_spikes = NWBGroupSpec(
+        neurodata_type_def="CascadeDiscreteSpikes",
+        neurodata_type_inc="DynamicTable",
+        doc="Discrete spikes fitted to Cascade spike rates: one row per ROI.",
+        datasets=[
+            NWBDatasetSpec(
+                name="rois",
+                neurodata_type_inc="DynamicTableRegion",
+                doc="The ROI of each row, a region of the PlaneSegmentation of the source series.",
+            ),
+            NWBDatasetSpec(
+                name="spike_times",
+                neurodata_type_inc="VectorData",
+                dtype="float64",
+                doc="Spike times (s) of each ROI, on the session's time base; a time repeats for two spikes in one frame.",
+                attributes=[NWBAttributeSpec(name="resolution", doc="Smallest spacing of spike times (s): one frame.", dtype="float64", required=False)],
+            ),
+            NWBDatasetSpec(name="spike_times_index", neurodata_type_inc="VectorIndex", doc="Index into spike_times."),
+            NWBDatasetSpec(
+                name="spike_count", neurodata_type_inc="VectorData", dtype="int64", doc="Number of spikes of each ROI."
+            ),
+        ],
+    )
+
+    results = NWBGroupSpec(
+        neurodata_type_def="CascadeResults",
+        neurodata_type_inc="NWBDataInterface",
+        doc="Cascade spike inference for one RoiResponseSeries, with the provenance of the run.",
+        groups=[
+            NWBGroupSpec(name="spike_rates", neurodata_type_inc="CascadeSpikeRates", doc="The inferred spike rates."),
+            NWBGroupSpec(
+                name="discrete_spikes",
+                neurodata_type_inc="CascadeDiscreteSpikes",
+                doc="Discrete spikes fitted to the spike rates.",
+                quantity="?",
+            ),
+        ],
+        links=[NWBLinkSpec(name="source", target_type="RoiResponseSeries", doc="The dF/F series the spikes were inferred from.")],
+        attributes=[
+            NWBAttributeSpec(name="package_version", doc="Version of nwb-cascade that ran the inference.", dtype="text"),
+            NWBAttributeSpec(name="model_name", doc="Name of the Cascade model.", dtype="text"),
+            NWBAttributeSpec(name="model_checksum", doc="SHA-256 over the model's weights.", dtype="text"),
+            NWBAttributeSpec(name="model_config", doc="The model's full config.yaml.", dtype="text"),
+            NWBAttributeSpec(name="source_identifier", doc="identifier of the NWB file that held the source series.", dtype="text"),
+            NWBAttributeSpec(name="source_series_path", doc="Path of the source series in that file.", dtype="text"),
+            NWBAttributeSpec(name="source_url", doc="Where the source file was read from (path or URL).", dtype="text", required=False),
+            NWBAttributeSpec(name="dandiset_id", doc="DANDI dandiset of a remote source.", dtype="text", required=False),
+            NWBAttributeSpec(name="dandiset_version", doc="Version of that dandiset.", dtype="text", required=False),
+            NWBAttributeSpec(name="asset_id", doc="DANDI asset id of a remote source.", dtype="text", required=False),
+            NWBAttributeSpec(name="run_time", doc="When the inference ran (ISO 8601, UTC).", dtype="text"),
+        ],
+    )
+
+    export_spec(builder, [spike_rates, discrete_spikes, results], str(Path(__file__).resolve().parent))
+
+
+if __name__ == "__main__":
+    main()
