@@ -21,7 +21,7 @@ from pynwb import NWBHDF5IO, NWBFile
 
 from .cascade import CascadeModel, discrete_spikes as fit_spikes, load_model, noise_levels, predict
 from .cascade.zoo import default_model_name
-from .nwb.read import NWBInputError, SeriesInfo, choose_series, frame_rate, read_traces
+from .nwb.read import NWBInputError, SeriesInfo, choose_series, find_series, frame_rate, read_traces
 from .nwb.write import Inference, append_results, check_writable, build_results, write_standalone, MODULE
 
 log = logging.getLogger(__name__)
@@ -208,6 +208,40 @@ def infer(
                                  progress=progress, provenance=details)
         write_standalone(nwbfile, inference, output)
     return _summary(output, inference, time.perf_counter() - start)
+
+
+def inspect(path: str | Path) -> dict[str, Any]:
+    """The candidate input series of an NWB file, and the Cascade results it already holds.
+
+    Returns ``{"series": [...], "results": [...]}``; each series is a dict with its path,
+    container kind, ROIs, frames, frame rate, unit, noise-level summary, and whether it
+    is the one used by default.
+    """
+    import warnings
+
+    with open_nwb(path, "r") as (_, nwbfile):
+        try:
+            default = choose_series(nwbfile).path
+        except NWBInputError:
+            default = None
+        rows = []
+        for info in find_series(nwbfile):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                rate = frame_rate(info.series) if info.n_frames > 1 else float("nan")
+            noise = noise_levels(read_traces(info), rate) if info.n_frames > 1 else np.full(info.n_rois, np.nan)
+            finite = noise[np.isfinite(noise)]
+            rows.append({
+                "path": info.path, "kind": info.kind, "rois": info.n_rois, "frames": info.n_frames,
+                "frame_rate": rate, "unit": info.unit, "irregular_timestamps": bool(caught),
+                "noise_median": float(np.median(finite)) if finite.size else float("nan"),
+                "noise_min": float(finite.min()) if finite.size else float("nan"),
+                "noise_max": float(finite.max()) if finite.size else float("nan"),
+                "default": info.path == default,
+            })
+        module = nwbfile.processing.get(MODULE)
+        results = sorted(module.data_interfaces) if module is not None else []
+    return {"series": rows, "results": [f"processing/{MODULE}/{name}" for name in results]}
 
 
 def _summary(output: Path, inference: Inference, seconds: float) -> RunSummary:

@@ -1,0 +1,122 @@
+"""Pictures of Cascade results: traces with spike rates and spikes, and the noise levels.
+
+Matplotlib with the Agg backend: no display is needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from .nwb.read import NWBInputError, timestamps_of  # noqa: E402
+from .nwb.write import MODULE  # noqa: E402
+
+
+def plot_noise_levels(noise: np.ndarray, model_levels: Sequence[float], ax: Axes | None = None) -> Axes:
+    """Histogram of ROI noise levels with the model's noise levels marked."""
+    ax = ax or plt.figure(figsize=(6, 3)).add_subplot()
+    finite = np.asarray(noise, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    top = max(float(np.max(model_levels)), float(finite.max()) if finite.size else 1.0) + 1
+    ax.hist(finite, bins=np.linspace(0, top, 40), color="0.5")
+    for level in model_levels:
+        ax.axvline(level, color="tab:red", lw=0.8, ls="--")
+    ax.set_xlabel("noise level (ROIs: grey; model levels: red)")
+    ax.set_ylabel("ROIs")
+    return ax
+
+
+def plot_rois(time: np.ndarray, dff: np.ndarray, rates: np.ndarray, spikes: Sequence[np.ndarray] | None,
+              labels: Sequence[Any], axes: Sequence[Axes]) -> None:
+    """For each ROI: ΔF/F above, spike rate (spikes/s) below, discrete spikes as ticks under it."""
+    for ax, trace, rate, label, index in zip(axes, dff, rates, labels, range(len(labels))):
+        ax.plot(time, trace, color="0.3", lw=0.6)
+        ax.set_ylabel(f"ROI {label}\nΔF/F", fontsize=8)
+        twin = ax.twinx()
+        scale = np.nanmax(trace) - np.nanmin(trace) if np.isfinite(trace).any() else 1.0
+        floor = np.nanmin(trace) - 1.1 * scale
+        peak = np.nanmax(rate) if np.isfinite(rate).any() and np.nanmax(rate) > 0 else 1.0
+        ax.plot(time, floor + rate / peak * scale, color="tab:blue", lw=0.7)
+        if spikes is not None and len(spikes[index]):
+            ax.plot(spikes[index], np.full(len(spikes[index]), floor - 0.1 * scale), "|", color="tab:red", ms=6)
+        twin.set_ylim(np.asarray(ax.get_ylim()) - floor)
+        twin.set_yticks([0, scale])
+        twin.set_yticklabels(["0", f"{peak:.2g}/s"], fontsize=7, color="tab:blue")
+
+
+def plot_results(path: str | Path, *, rois: Sequence[int] | None = None, container: str | None = None,
+                 out: str | Path | None = None, max_rois: int = 6) -> Figure:
+    """Figure of one results container of an NWB file: chosen ROIs, then the noise levels.
+
+    Parameters
+    ----------
+    path
+        An NWB file holding Cascade results (annotated in place or written by ``infer``).
+    rois
+        Row indices of the ROIs to draw; default: the ``max_rois`` with the most spikes
+        (or the highest mean rate).
+    container
+        Name of the results container in ``processing/cascade``; default: the first.
+    out
+        Save the figure there (PNG, PDF, SVG by extension).
+    """
+    from .run import open_nwb
+
+    with open_nwb(path, "r") as (_, nwbfile):
+        module = nwbfile.processing.get(MODULE)
+        if module is None or not module.data_interfaces:
+            raise NWBInputError(f"{path} holds no Cascade results (processing/{MODULE}); run nwb-cascade infer first")
+        names = sorted(module.data_interfaces)
+        name = container or names[0]
+        if name not in module.data_interfaces:
+            raise NWBInputError(f"no results {name!r} in {path}; there are: {', '.join(names)}")
+        results = module.data_interfaces[name]
+        rates = results.spike_rates
+        stamps = timestamps_of(rates)
+        n_frames, n_rois = rates.data.shape
+        time = stamps if stamps is not None else rates.starting_time + np.arange(n_frames) / rates.rate
+        spikes_table = results.discrete_spikes
+        if rois is None:
+            if spikes_table is not None:
+                score = np.asarray(spikes_table["spike_count"].data[:], dtype=float)
+            else:
+                score = np.nanmean(rates.data[:], axis=0)
+            rois = list(np.argsort(-np.nan_to_num(score), kind="stable")[:max_rois])
+        rois = [int(i) for i in rois]
+        bad = [i for i in rois if not 0 <= i < n_rois]
+        if bad:
+            raise NWBInputError(f"ROI indices {bad} are out of range: this series has {n_rois} ROIs (0-{n_rois - 1})")
+        order = np.argsort(rois)
+        picked = np.asarray(rois)[order]
+        dff = np.asarray(results.source.data[:, picked]).T
+        rate = np.asarray(rates.data[:, picked]).T
+        spikes = None
+        if spikes_table is not None:
+            spikes = [np.asarray(spikes_table["spike_times"][i]) for i in picked]
+        levels = yaml.safe_load(results.model_config).get("noise_levels", [])
+        noise = np.asarray(rates.noise_levels[:])
+        figure = plt.figure(figsize=(10, 1.6 * len(picked) + 2.4), layout="constrained")
+        grid = figure.add_gridspec(len(picked) + 1, 1, height_ratios=[1.0] * len(picked) + [1.2])
+        axes = [figure.add_subplot(grid[i]) for i in range(len(picked))]
+        for ax in axes[1:]:
+            ax.sharex(axes[0])
+        for ax in axes[:-1]:
+            ax.tick_params(labelbottom=False)
+        plot_rois(time, dff, rate, spikes, picked, axes)
+        if axes:
+            axes[-1].set_xlabel("time (s)")
+            axes[0].set_title(f"{results.source.name}: ΔF/F (grey), spike rate (blue), spikes (red) - {results.model_name}",
+                              fontsize=9)
+        plot_noise_levels(noise, levels, figure.add_subplot(grid[-1]))
+    if out is not None:
+        figure.savefig(out, dpi=120)
+    return figure
