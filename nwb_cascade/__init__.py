@@ -1,6 +1,11 @@
 """nwb-cascade: Cascade spike inference for NWB files.
 
-The method lives in :mod:`nwb_cascade.cascade` (numpy and torch only).
+- :func:`annotate` - add spike rates and discrete spikes to an NWB file, in place
+- :func:`infer` - write them, with what they need, into a new NWB file
+- :func:`inspect` - the candidate ΔF/F series of a file
+- :func:`plot_results` - a figure of traces, rates, spikes and noise levels
+
+The method itself lives in :mod:`nwb_cascade.cascade` (numpy and torch only).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -11,5 +16,16 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
 
 from . import cascade
+from .run import annotate, infer, inspect
 
-__all__ = ["__version__", "cascade"]
+
+def __getattr__(name: str):
+    # plot_results imports matplotlib: only when asked for
+    if name == "plot_results":
+        from .plot import plot_results
+
+        return plot_results
+    raise AttributeError(f"module 'nwb_cascade' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "annotate", "cascade", "infer", "inspect", "plot_results"]

@@ -59,12 +59,12 @@ def open_nwb(path: str | Path, mode: str = "r") -> Iterator[tuple[NWBHDF5IO, NWB
         handle = h5py.File(path, "r+" if mode == "a" else "r")
     except OSError as error:
         text = str(error).lower()
-        if "lock" in text:
+        if "truncated" in text or "signature" in text or "bad object header" in text:
+            raise NWBInputError(f"{path} is truncated or damaged ({error}); re-download or restore it") from error
+        if "unable to lock file" in text or "file locking" in text:
             raise NWBInputError(
                 f"{path} is open for writing by another process (HDF5 file lock); close it there and try again"
             ) from error
-        if "truncated" in text or "signature" in text or "bad object header" in text or "file is" in text:
-            raise NWBInputError(f"{path} is truncated or damaged ({error}); re-download or restore it") from error
         raise
     try:
         if "nwb_version" not in handle.attrs:

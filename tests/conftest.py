@@ -45,3 +45,49 @@ def allen_reference() -> np.ndarray:
     from scipy.io import loadmat
 
     return loadmat(need(ALLEN_DIR) / "full_prediction_Experiment_552195520_excerptTorch.mat")["spike_prob"]
+
+
+@pytest.fixture(scope="session")
+def allen_nwb(tmp_path_factory, allen_traces) -> dict:
+    """NWB files written by pynwb from the real Allen excerpt, in the three layouts (read-only use)."""
+    from nwb_cascade.nwb.example import LAYOUTS, write_example_file
+
+    folder = tmp_path_factory.mktemp("allen_nwb")
+    return {layout: write_example_file(folder / f"{layout}.nwb", allen_traces, 30.0, layout=layout) for layout in LAYOUTS}
+
+
+@pytest.fixture
+def nwb_copy(tmp_path, allen_nwb):
+    """A private, writable copy of one of the Allen NWB files."""
+    import shutil
+
+    def copy(layout: str = "visual_coding") -> Path:
+        target = tmp_path / f"{layout}.nwb"
+        shutil.copyfile(allen_nwb[layout], target)
+        return target
+
+    return copy
+
+
+def h5_snapshot(path: Path) -> dict:
+    """Everything in an HDF5 file: each object's kind, attributes and (for datasets) a hash of its bytes."""
+    import hashlib
+
+    import h5py
+
+    found = {}
+
+    def visit(name, obj):
+        attrs = {key: repr(obj.attrs[key]) for key in sorted(obj.attrs)}
+        if isinstance(obj, h5py.Dataset):
+            data = np.asarray(obj[()])
+            content = repr(data.tolist()).encode() if data.dtype.kind == "O" else data.tobytes()
+            digest = hashlib.sha256(content).hexdigest()
+            found[name] = ("dataset", attrs, obj.shape, digest)
+        else:
+            found[name] = ("group", attrs)
+
+    with h5py.File(path, "r") as handle:
+        found["/"] = ("root", {key: repr(handle.attrs[key]) for key in sorted(handle.attrs)})
+        handle.visititems(visit)
+    return found

@@ -20,7 +20,7 @@ import numpy as np
 from hdmf.backends.hdf5 import H5DataIO
 from pynwb import NWBHDF5IO, NWBFile
 from pynwb.file import Subject
-from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
+from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
 
 LAYOUTS = {
     # layout: (segmentation container, plane segmentation, response container type, container, series)
@@ -57,7 +57,7 @@ def example_nwbfile(
         subject=Subject(subject_id="mouse-1", species="Mus musculus", genotype=genotype, sex="F", age="P90D",
                         description="example subject"),
     )
-    device = nwbfile.create_device(name="2p-microscope", description="two-photon microscope", manufacturer="example")
+    device = nwbfile.create_device(name="2p-microscope", description="two-photon microscope")
     plane = nwbfile.create_imaging_plane(
         name="imaging_plane",
         optical_channel=OpticalChannel(name="green", description="GCaMP emission", emission_lambda=520.0),
@@ -85,7 +85,9 @@ def example_nwbfile(
         if layout == "fluorescence"
         else {"timestamps": 1.234 + np.arange(n_frames) / float(frame_rate)}
     )
-    series = RoiResponseSeries(
+    container = container_type(name=container_name)
+    ophys.add(container)
+    container.create_roi_response_series(
         name=series_name,
         data=H5DataIO(traces.T.copy(), compression="gzip", chunks=(min(n_frames, 4096), n_rois)),
         rois=rois,
@@ -93,7 +95,6 @@ def example_nwbfile(
         description="ΔF/F as a fraction",
         **timing,
     )
-    ophys.add(container_type(name=container_name, roi_response_series=series))
     return nwbfile
 
 

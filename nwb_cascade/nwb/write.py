@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,7 +36,7 @@ from pynwb.ophys import ImageSegmentation, ImagingPlane, OpticalChannel, PlaneSe
 from .. import __version__
 from ..cascade import CascadeModel, spike_times
 from .extension import CascadeDiscreteSpikes, CascadeResults, CascadeSpikeRates
-from .read import NWBInputError, SeriesInfo
+from .read import SeriesInfo
 
 log = logging.getLogger(__name__)
 
@@ -124,18 +125,22 @@ def build_results(inference: Inference, series: RoiResponseSeries, name: str) ->
     if inference.spike_frames is not None:
         discrete = discrete_spikes_table(inference, series)
     provenance = {key: value for key, value in inference.provenance.items() if value is not None}
-    return CascadeResults(
-        name=name,
-        spike_rates=spike_rates,
-        discrete_spikes=discrete,
-        source=series,
-        package_version=__version__,
-        model_name=model.name,
-        model_checksum=model.checksum(),
-        model_config=_config_text(model),
-        run_time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **provenance,
-    )
+    with warnings.catch_warnings():
+        # hdmf warns that the regions' table shares no ancestor with the new container: true only
+        # until the caller adds the container to the file, which it does next.
+        warnings.filterwarnings("ignore", message="The linked table for DynamicTableRegion")
+        return CascadeResults(
+            name=name,
+            spike_rates=spike_rates,
+            discrete_spikes=discrete,
+            source=series,
+            package_version=__version__,
+            model_name=model.name,
+            model_checksum=model.checksum(),
+            model_config=_config_text(model),
+            run_time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **provenance,
+        )
 
 
 def discrete_spikes_table(inference: Inference, series: RoiResponseSeries) -> CascadeDiscreteSpikes:
@@ -180,13 +185,6 @@ def check_writable(path: Path) -> None:
             f"{path} is read-only, so results cannot be added in place; write them to a new file instead "
             "(--output OUT.nwb / output=...), or make the file writable if you mean to change it"
         )
-
-
-def existing_results(path: Path) -> set[str]:
-    """Names of the result containers already in a file's ``cascade`` module."""
-    with h5py.File(path, "r") as handle:
-        group = handle.get(f"processing/{MODULE}")
-        return {key for key in group.keys()} if group is not None else set()
 
 
 def append_results(io: NWBHDF5IO, nwbfile: NWBFile, path: Path, build: Callable[[str], CascadeResults],
@@ -281,7 +279,7 @@ def write_standalone(source: NWBFile, inference: Inference, output: Path) -> Pat
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.partial-{uuid4().hex[:8]}")
+    partial = output.with_name(f".{output.stem}.partial-{uuid4().hex[:8]}.nwb")
     try:
         with NWBHDF5IO(str(partial), "w") as io:
             io.write(target)
@@ -319,7 +317,7 @@ def _copy_subject(subject: Subject) -> Subject:
 
 def _copy_imaging_plane(plane: ImagingPlane, target: NWBFile) -> ImagingPlane:
     device = plane.device
-    new_device = target.create_device(**_simple_fields(device, ("name", "description", "manufacturer"))) \
+    new_device = target.create_device(**_simple_fields(device, ("name", "description"))) \
         if isinstance(device, Device) else None
     channels = [
         OpticalChannel(name=c.name, description=c.description, emission_lambda=float(c.emission_lambda))
@@ -381,7 +379,9 @@ def _copy_series(info: SeriesInfo, planes: PlaneSegmentation, target: NWBFile) -
         {"timestamps": np.asarray(source.timestamps[:])} if source.timestamps is not None
         else {"rate": float(source.rate), "starting_time": float(source.starting_time or 0.0)}
     )
-    series = RoiResponseSeries(
+    container = container_type(name=container_name)
+    target.processing[module_name].add(container)
+    return container.create_roi_response_series(
         name=source.name,
         data=compressed(source.data),
         rois=planes.create_roi_table_region(region=[int(i) for i in source.rois.data[:]],
@@ -392,15 +392,3 @@ def _copy_series(info: SeriesInfo, planes: PlaneSegmentation, target: NWBFile) -
         conversion=float(source.conversion),
         **timing,
     )
-    module = target.processing[module_name]
-    module.add(container_type(name=container_name, roi_response_series=series))
-    return series
-
-
-def check_not_in_results(path: Path, name: str, overwrite: bool) -> None:
-    """Refuse to replace existing results unless asked to."""
-    if name in existing_results(path) and not overwrite:
-        raise NWBInputError(
-            f"{path} already holds Cascade results for this series (processing/{MODULE}/{name}); "
-            "pass overwrite=True (--overwrite) to replace them"
-        )
