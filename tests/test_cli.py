@@ -22,3 +22,20 @@ def test_unknown_model_is_a_one_line_error():
     )
     assert done.returncode == 2
     assert done.stderr.startswith("error: 'No_such_model' is not a published model")
+
+
+def test_infer_and_inspect_from_the_command_line(nwb_copy, tmp_path):
+    from .conftest import MODEL_DIR, need
+
+    path = nwb_copy("visual_behavior")
+    runner = CliRunner()
+    result = runner.invoke(main, ["inspect", str(path)])
+    assert result.exit_code == 0 and result.output.startswith("* processing/ophys/dff/traces  [DfOverF] 74 ROIs x 6001")
+    out = tmp_path / "result.nwb"
+    result = runner.invoke(main, ["infer", str(path), "--model", str(need(MODEL_DIR)), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "processing/cascade/ophys_dff_traces" in result.output and out.is_file()
+    result = runner.invoke(main, ["plot", str(out), "--rois", "1,2", "--out", str(tmp_path / "f.png")])
+    assert result.exit_code == 0 and (tmp_path / "f.png").is_file()
+    result = runner.invoke(main, ["infer", str(path), "--in-place", "-o", str(out)])
+    assert result.exit_code != 0 and "exclude each other" in result.output
