@@ -97,6 +97,95 @@ def plot_command(file: str, rois: str | None, container: str | None, out: str | 
     click.echo(target)
 
 
+@main.group("ground-truth")
+def ground_truth() -> None:
+    """The public Cascade ground truth (simultaneous imaging and electrophysiology)."""
+
+
+@ground_truth.command("list")
+@click.argument("directory", type=click.Path(file_okay=False), required=False)
+def ground_truth_list(directory: str | None) -> None:
+    """Print a table of the datasets in DIRECTORY (default: the downloaded database)."""
+    from .cascade.ground_truth import dataset_folders, default_ground_truth_dir, summarize_dataset
+
+    click.echo("| dataset | neurons | recordings | frame rate (Hz) | duration (s) | spikes | spikes/s | noise level |")
+    click.echo("|---|---|---|---|---|---|---|---|")
+    for folder in dataset_folders(directory or default_ground_truth_dir()):
+        row = summarize_dataset(folder)
+        click.echo(f"| {row.name} | {row.neurons} | {row.recordings} | {row.frame_rate:.1f} | {row.duration_s:.0f} | "
+                   f"{row.spikes} | {row.spike_rate:.2f} | {row.noise_level:.2f} |")
+
+
+@ground_truth.command("download")
+@click.argument("directory", type=click.Path(file_okay=False), required=False)
+@click.option("--url", default=None, help="Archive URL (default: the published repository's archive).")
+@click.option("--sha256", default=None, help="Expected SHA-256 of the archive.")
+def ground_truth_download(directory: str | None, url: str | None, sha256: str | None) -> None:
+    """Download the public ground truth into DIRECTORY (default: the user data directory)."""
+    from .cascade.ground_truth import GROUND_TRUTH_URL, download_ground_truth
+
+    click.echo(download_ground_truth(directory, url=url or GROUND_TRUTH_URL, sha256=sha256))
+
+
+@main.command("train")
+@click.argument("config", type=click.Path(dir_okay=False), required=False)
+@click.option("--ground-truth", "ground_truth_dir", type=click.Path(file_okay=False), default=None,
+              help="Ground-truth folder (default: the downloaded database).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Model folder (default: model_name).")
+@click.option("--match", "match", type=click.Path(dir_okay=False), default=None,
+              help="Write a config matched to this NWB file's series (frame rate, noise levels) and train it.")
+@click.option("--series", default=None, help="With --match: the RoiResponseSeries.")
+@click.option("--ensemble-size", type=int, default=None, help="Members per noise level (default: the config's).")
+@click.option("--epochs", type=int, default=None, help="Override the published epoch rule.")
+@click.option("--device", default=None)
+def train_command(config: str | None, ground_truth_dir: str | None, out: str | None, match: str | None,
+                  series: str | None, ensemble_size: int | None, epochs: int | None, device: str | None) -> None:
+    """Train a model folder from CONFIG.yaml, or one matched to an NWB file (--match)."""
+    from .cascade.ground_truth import default_ground_truth_dir
+    from .cascade.model import read_config
+    from .cascade.train import train
+    from .run import matched_training_config
+
+    root = Path(ground_truth_dir) if ground_truth_dir else default_ground_truth_dir()
+    if (config is None) == (match is None):
+        raise click.UsageError("give either CONFIG.yaml or --match FILE.nwb")
+    settings = matched_training_config(match, root, series=series) if match else read_config(config)
+    if ensemble_size is not None:
+        settings["ensemble_size"] = ensemble_size
+    model = train(settings, root, out, device=device, epochs=epochs)
+    click.echo(f"{model.path}: {model.name}, {model.frame_rate:g} Hz, smoothing {model.smoothing * 1000:g} ms, "
+               f"noise levels {', '.join(f'{v:g}' for v in model.noise_levels)}")
+
+
+@main.command("evaluate")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--ground-truth", "ground_truth_dir", type=click.Path(file_okay=False), default=None)
+@click.option("--workdir", type=click.Path(file_okay=False), default="loso_models", show_default=True,
+              help="Where the leave-one-out models are trained (resumable).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
+@click.option("--noise-levels", default=None, help="Comma-separated levels to test at (default: the config's).")
+@click.option("--ensemble-size", type=int, default=None)
+@click.option("--epochs", type=int, default=None)
+@click.option("--device", default=None)
+def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, csv_path: str | None,
+                     noise_levels: str | None, ensemble_size: int | None, epochs: int | None,
+                     device: str | None) -> None:
+    """Leave-one-dataset-out: train without each dataset, test on it, print the paper's scores."""
+    from .cascade.evaluate import leave_one_out, score_table, write_csv
+    from .cascade.ground_truth import default_ground_truth_dir
+    from .cascade.model import read_config
+
+    settings = read_config(config)
+    if ensemble_size is not None:
+        settings["ensemble_size"] = ensemble_size
+    levels = [float(v) for v in noise_levels.split(",")] if noise_levels else None
+    rows = leave_one_out(settings, ground_truth_dir or default_ground_truth_dir(), workdir, noise_levels=levels,
+                         device=device, epochs=epochs)
+    click.echo(score_table(rows))
+    if csv_path:
+        write_csv(rows, csv_path)
+
+
 @main.group()
 def models() -> None:
     """The published Cascade model zoo."""

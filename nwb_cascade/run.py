@@ -244,6 +244,23 @@ def inspect(path: str | Path) -> dict[str, Any]:
     return {"series": rows, "results": [f"processing/{MODULE}/{name}" for name in results]}
 
 
+def matched_training_config(path: str | Path, ground_truth: str | Path, *, series: str | None = None) -> dict[str, Any]:
+    """A training config matched to a series of an NWB file: its frame rate, its ROIs' noise levels,
+    the excitatory datasets of the ground truth, and a smoothing suited to the rate."""
+    from .cascade.ground_truth import dataset_folders, excitatory
+    from .cascade.train import matched_config
+
+    with open_nwb(path, "r") as (_, nwbfile):
+        info = choose_series(nwbfile, series)
+        rate = frame_rate(info.series)
+        noise = noise_levels(read_traces(info), rate)
+    datasets = excitatory([folder.name for folder in dataset_folders(ground_truth)])
+    config = matched_config(rate, noise, datasets)
+    log.info("%s: %.4g Hz, ROI noise levels %.2f-%.2f: training %s", info.path, rate, np.nanmin(noise),
+             np.nanmax(noise), config["model_name"])
+    return config
+
+
 def _summary(output: Path, inference: Inference, seconds: float) -> RunSummary:
     noise = inference.noise_levels[np.isfinite(inference.noise_levels)]
     return RunSummary(

@@ -9,14 +9,24 @@ the original ones (with many more fields) are read.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 from scipy.io import loadmat
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import resample
+from scipy.stats import invgauss
+
+from .download import fetch
+from .errors import DownloadError
+from .noise import noise_levels
 
 #: Units of ``events_AP``: samples of the 10 kHz electrophysiology clock.
 AP_TIME_UNIT = 1e-4
@@ -53,7 +63,11 @@ def read_neuron(path: str | Path) -> list[Recording]:
     recordings = []
     for index, element in enumerate(np.atleast_1d(elements)):
         times = np.asarray(element["fluo_time"], dtype=float).ravel()
-        dff = np.asarray(element["fluo_mean"], dtype=float).ravel()
+        dff = np.asarray(element["fluo_mean"], dtype=float).ravel()[: times.size]
+        timed = np.isfinite(times)
+        times, dff = times[timed], dff[timed[: dff.size]]
+        if times.size < 2 or dff.size != times.size:
+            continue  # an empty or inconsistent recording holds nothing to learn from
         spikes = np.asarray(element["events_AP"], dtype=float).ravel()
         spikes = spikes[np.isfinite(spikes)] * AP_TIME_UNIT
         recordings.append(Recording(path.parent.name, path.stem, index, times, dff, np.sort(spikes)))
@@ -85,35 +99,162 @@ def at_frame_rate(recording: Recording, frame_rate: float) -> tuple[np.ndarray, 
     return times, dff, counts
 
 
-def smooth_spikes(counts: np.ndarray, sigma_frames: float) -> np.ndarray:
-    """Spike counts smoothed by a Gaussian of ``sigma_frames`` (the training target's kernel)."""
-    return gaussian_filter1d(np.asarray(counts, dtype=float), sigma_frames, mode="constant")
+def smooth_spikes(counts: np.ndarray, sigma_frames: float, causal: bool = False) -> np.ndarray:
+    """Spike counts smoothed as the training target is: a Gaussian of ``sigma_frames`` or,
+    with ``causal``, the published causal kernel (an inverse-Gaussian density with a short rise)."""
+    counts = np.asarray(counts, dtype=float)
+    if not causal:
+        return gaussian_filter1d(counts, sigma_frames)
+    return np.convolve(counts, causal_kernel(sigma_frames), mode="same")
+
+
+def causal_kernel(sigma_frames: float) -> np.ndarray:
+    """199-frame causal smoothing kernel: inverse-Gaussian density (mean 2σ) peaking just after its centre."""
+    x = np.arange(199, dtype=float)
+    kernel = invgauss.pdf(x, 2 * sigma_frames, loc=101, scale=1)
+    kernel = np.roll(kernel, int((99 - int(np.argmax(kernel))) / 1.5))
+    return kernel / kernel.sum()
+
+
+def shot_noise_profile(dff: np.ndarray) -> np.ndarray:
+    """Relative noise per frame: sqrt(|ΔF/F + 1|) over its median (brighter frames are noisier)."""
+    profile = np.sqrt(np.abs(np.nan_to_num(dff) + 1.0))
+    return profile / np.median(profile)
+
+
+def added_noise_std(dff: np.ndarray, frame_rate: float, target: float, rng: np.random.Generator) -> float | None:
+    """Standard deviation of Gaussian noise that brings ``dff`` to noise level ``target``.
+
+    A calibration curve (noise level measured after adding noise of 20 standard
+    deviations, 0-0.19·sqrt(rate)) is interpolated at the target.  None when the
+    trace is already at least as noisy as the target.
+    """
+    scale = np.sqrt(frame_rate)
+    stds = np.arange(20) / 100 * scale
+    measured = np.array([noise_levels(dff + rng.normal(0, std, dff.shape), frame_rate) for std in stds])
+    if target < measured[0]:
+        return None
+    measured = np.maximum.accumulate(measured)  # a calibration curve must not decrease
+    return float(np.interp(target, measured, stds))
 
 
 def with_noise_level(
     dff: np.ndarray, frame_rate: float, target: float, rng: np.random.Generator
 ) -> np.ndarray | None:
-    """``dff`` with Gaussian noise added so that its noise level becomes ``target``.
-
-    The noise at each frame is scaled by ``sqrt(|dff + 1|)`` normalised by its
-    median (brighter frames are noisier, as with shot noise); its overall
-    scale is found by bisection on the measured noise level.  Returns None
-    when the trace is already noisier than the target.
-    """
-    from .noise import noise_levels
-
-    if noise_levels(dff, frame_rate) >= target:
+    """``dff`` with shot-noise-like Gaussian noise added to reach noise level ``target`` (None if noisier)."""
+    std = added_noise_std(dff, frame_rate, target, rng)
+    if std is None:
         return None
-    shape = np.sqrt(np.abs(np.nan_to_num(dff) + 1.0))
-    shape /= np.median(shape)
-    base = rng.standard_normal(dff.shape) * shape
-    low, high = 0.0, 1.0
-    while noise_levels(dff + high * base, frame_rate) < target:
-        high *= 2.0
-    for _ in range(40):
-        middle = 0.5 * (low + high)
-        if noise_levels(dff + middle * base, frame_rate) < target:
-            low = middle
-        else:
-            high = middle
-    return dff + 0.5 * (low + high) * base
+    return dff + rng.normal(0.0, 1.0, dff.shape) * std * shot_noise_profile(dff)
+
+
+@dataclass
+class DatasetSummary:
+    """What a ground-truth dataset holds."""
+
+    name: str
+    neurons: int
+    recordings: int
+    frame_rate: float  # median over recordings
+    duration_s: float
+    spikes: int
+    noise_level: float  # median over recordings, at their own rate
+
+    @property
+    def spike_rate(self) -> float:
+        return self.spikes / self.duration_s if self.duration_s else float("nan")
+
+
+def dataset_folders(root: str | Path) -> list[Path]:
+    """The dataset folders of a ground-truth directory (those holding .mat files), sorted.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``root`` does not exist or holds no dataset folder with a .mat file.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such ground-truth folder")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.mat")))
+    if not folders:
+        raise FileNotFoundError(
+            f"{root} holds no dataset folders with .mat files; the ground truth is a folder of dataset folders "
+            "(DS01-..., DS02-...) of .mat files (nwb-cascade ground-truth download fetches it)"
+        )
+    return folders
+
+
+def summarize_dataset(folder: str | Path) -> DatasetSummary:
+    """Neurons, recordings, frame rate, duration, spikes and base noise level of one dataset."""
+    folder = Path(folder)
+    neurons = recordings = spikes = 0
+    rates, noise, duration = [], [], 0.0
+    for path in sorted(folder.glob("*.mat")):
+        neurons += 1
+        for recording in read_neuron(path):
+            recordings += 1
+            rates.append(recording.frame_rate)
+            noise.append(float(noise_levels(recording.dff, recording.frame_rate)))
+            duration += float(recording.times[-1] - recording.times[0])
+            spikes += len(recording.spike_times)
+    return DatasetSummary(folder.name, neurons, recordings, float(np.median(rates)) if rates else float("nan"),
+                          duration, spikes, float(np.nanmedian(noise)) if noise else float("nan"))
+
+
+#: The published repository as a zip; its Ground_truth folder is the public database.
+GROUND_TRUTH_URL = "https://github.com/HelmchenLabSoftware/Cascade/archive/refs/heads/master.zip"
+GROUND_TRUTH_FOLDER = "Ground_truth"
+#: Datasets of excitatory neurons (the interneuron datasets name PV, SST or VIP).
+INTERNEURON_MARKERS = ("-PV-", "-SST-", "-VIP-")
+
+
+def default_ground_truth_dir() -> Path:
+    """Where the downloaded ground truth lives: ``$NWB_CASCADE_DATA/ground_truth`` or the user data directory."""
+    root = os.environ.get("NWB_CASCADE_DATA")
+    return (Path(root) if root else Path(platformdirs.user_data_dir("nwb-cascade"))) / "ground_truth"
+
+
+def excitatory(names: list[str]) -> list[str]:
+    """The dataset names of excitatory neurons."""
+    return [name for name in names if not any(marker in name for marker in INTERNEURON_MARKERS)]
+
+
+def download_ground_truth(dest: str | Path | None = None, *, url: str = GROUND_TRUTH_URL, sha256: str | None = None,
+                          progress: bool = True, retries: int = 4) -> Path:
+    """Fetch the public ground-truth database (the ``Ground_truth`` folder of the published
+    repository's archive) into ``dest`` (default: :func:`default_ground_truth_dir`).
+
+    The archive is downloaded resumably and verified (size, and ``sha256`` when given, and
+    the zip's CRCs); only the dataset folders are unpacked, into a temporary folder that is
+    renamed into place when complete.
+    """
+    dest = Path(dest) if dest is not None else default_ground_truth_dir()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    archive = fetch(url, dest.parent / f".{dest.name}.zip", sha256=sha256, retries=retries, progress=progress)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        with zipfile.ZipFile(archive) as handle:
+            if handle.testzip() is not None:
+                raise DownloadError(f"{url}: the archive fails its CRC check; download again")
+            members = [m for m in handle.infolist() if f"/{GROUND_TRUTH_FOLDER}/" in f"/{m.filename}" and not m.is_dir()]
+            if not members:
+                raise DownloadError(f"{url}: the archive holds no {GROUND_TRUTH_FOLDER}/ folder")
+            for member in members:
+                relative = member.filename.split(f"{GROUND_TRUTH_FOLDER}/", 1)[1]
+                target = staging / relative
+                if ".." in Path(relative).parts:
+                    continue  # never write outside the destination
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with handle.open(member) as source, open(target, "wb") as sink:
+                    shutil.copyfileobj(source, sink)
+        dataset_folders(staging)  # refuses an archive without dataset folders
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(staging, dest)
+    except zipfile.BadZipFile as error:
+        raise DownloadError(f"{url}: the download is not a zip archive ({error})") from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        archive.unlink(missing_ok=True)
+    return dest

@@ -10,11 +10,10 @@ The published network sees one window of ``windowsize`` (64) frames::
 
 :class:`CascadeNet` is that network, with the published state-dict keys, for
 training and for the naive per-window reference.  :class:`TraceEnsemble` gives
-the same numbers for every window of a trace at once: each layer runs once over
-the whole trace, max-pooling keeps every phase (stride 1), and the layers after
-a pooling are dilated by the pooling factor so that they read exactly the
-samples that the windowed network reads.  The members of an ensemble are fused
-into grouped convolutions, and the ensemble mean is folded into the last layer.
+the same numbers for every window of a trace at once (:meth:`CascadeNet.forward_trace`):
+each layer runs once over the whole trace, max-pooling keeps every phase
+(stride 1), and the layers after a pooling are dilated by the pooling factor so
+that they read exactly the samples that the windowed network reads.
 """
 
 from __future__ import annotations
@@ -73,6 +72,36 @@ class CascadeNet(nn.Module):
         x = F.relu(self.dense1(x.transpose(1, 2)))  # (n, steps, dense): time-major flatten
         return self.dense2(x.flatten(1)).squeeze(1)
 
+    def forward_trace(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs for every window of traces ``x`` (batch, frames): (batch, frames - windowsize + 1).
+
+        Element ``s`` equals ``forward(x[:, s : s + windowsize])``.  Each layer runs
+        once over the whole trace: max-pooling keeps every phase (stride 1), so the
+        layers after the first pooling read every 2nd sample (dilation 2) and those
+        after the second every 4th (dilation 4); dense1 becomes a 1x1 convolution and
+        dense2 a convolution over ``steps`` taps, 4 frames apart.  Tensors are 2-D
+        images of height 1 in channels-last order, which the CPU convolution kernels
+        (oneDNN) run fastest.  Differentiable: training uses it too.
+        """
+        relu = F.relu if torch.is_grad_enabled() else F.relu_
+        steps = self.dense2.weight.shape[1] // self.dense1.weight.shape[0]
+        h = x.reshape(x.shape[0], 1, 1, x.shape[-1])
+        h = relu(F.conv2d(h, _image_kernel(self.conv1.weight), self.conv1.bias))
+        h = relu(F.conv2d(h, _image_kernel(self.conv2.weight), self.conv2.bias))
+        h = torch.maximum(h[..., :-1], h[..., 1:])  # stride-1 pooling: every phase
+        h = relu(F.conv2d(h, _image_kernel(self.conv3.weight), self.conv3.bias, dilation=(1, 2)))
+        h = torch.maximum(h[..., :-2], h[..., 2:])  # pooling of the dilated signal
+        h = relu(F.conv2d(h, _image_kernel(self.dense1.weight.unsqueeze(-1)), self.dense1.bias))
+        # dense2's weight index is step * width + channel (time-major); as a kernel: [channel, step]
+        kernel = self.dense2.weight.reshape(1, steps, -1).transpose(1, 2)
+        out = F.conv2d(h, _image_kernel(kernel), self.dense2.bias, dilation=(1, 4))
+        return out.reshape(x.shape[0], -1)
+
+
+def _image_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """A (out, in, width) 1-D kernel as a height-1 2-D kernel, channels-last."""
+    return weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
 
 def window_steps(windowsize: int, filter_sizes: Sequence[int]) -> int:
     """Time steps left in one window after the three convolutions and two poolings."""
@@ -81,18 +110,11 @@ def window_steps(windowsize: int, filter_sizes: Sequence[int]) -> int:
 
 
 class TraceEnsemble(nn.Module):
-    """Whole-trace evaluation of an ensemble of :class:`CascadeNet` members.
+    """Whole-trace evaluation of an ensemble of :class:`CascadeNet` members (their mean).
 
     ``forward(x)`` with ``x`` of shape (batch, frames) returns (batch,
     frames - windowsize + 1): element ``s`` is the ensemble mean of the
     networks' outputs for the window ``x[:, s : s + windowsize]``.
-
-    Each layer runs once over the whole trace.  Max-pooling keeps every phase
-    (stride 1), so the layers after the first pooling read every 2nd sample
-    (dilation 2) and those after the second every 4th (dilation 4); dense1
-    becomes a 1x1 convolution and dense2 a 2-tap convolution with dilation 4.
-    Tensors are laid out as 2-D images of height 1 in channels-last order,
-    which the CPU convolution kernels (oneDNN) run fastest.
 
     Parameters
     ----------
@@ -106,55 +128,18 @@ class TraceEnsemble(nn.Module):
         super().__init__()
         if not state_dicts:
             raise ValueError("an ensemble needs at least one member")
-        self.windowsize = windowsize
-        self.members = len(state_dicts)
-        kernel_sizes = tuple(state_dicts[0][f"conv{i}.weight"].shape[-1] for i in (1, 2, 3))
-        self.steps = window_steps(windowsize, kernel_sizes)
-        self.layers = nn.ModuleList(_member_layers(sd, self.steps, self.members) for sd in state_dicts)
-        bias = torch.stack([sd["dense2.bias"].detach().float().reshape(()) for sd in state_dicts])
-        self.register_buffer("bias", bias.mean().reshape(1))
+        members = []
+        for state in state_dicts:
+            k1, k2, k3 = (int(state[f"conv{i}.weight"].shape[-1]) for i in (1, 2, 3))
+            n1, n2, n3 = (int(state[f"conv{i}.weight"].shape[0]) for i in (1, 2, 3))
+            net = CascadeNet(windowsize, (k1, k2, k3), (n1, n2, n3), int(state["dense1.weight"].shape[0]))
+            net.load_state_dict(state)
+            members.append(net.requires_grad_(False))
+        self.members = nn.ModuleList(members)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        image = x.reshape(x.shape[0], 1, 1, x.shape[-1])
-        total = None
-        for conv1, conv2, conv3, dense1, dense2 in self.layers:
-            h = F.relu_(conv1(image))
-            h = F.relu_(conv2(h))
-            h = torch.maximum(h[..., :-1], h[..., 1:])  # stride-1 pooling: every phase
-            h = F.relu_(conv3(h))  # dilation 2
-            h = torch.maximum(h[..., :-2], h[..., 2:])  # pooling of the dilated signal
-            h = F.relu_(dense1(h))
-            out = dense2(h)  # 2 taps, dilation 4; already divided by the ensemble size
-            total = out if total is None else total.add_(out)
-        return total.add_(self.bias).reshape(x.shape[0], -1)
-
-
-def _member_layers(state_dict: Mapping[str, torch.Tensor], steps: int, members: int) -> nn.ModuleList:
-    """One member's layers as height-1 2-D convolutions, channels-last."""
-
-    def conv(key: str, dilation: int = 1, kernel: torch.Tensor | None = None, bias: bool = True) -> nn.Conv2d:
-        weight = state_dict[f"{key}.weight"].detach().float() if kernel is None else kernel
-        if weight.dim() == 2:  # a dense layer acting on each time step
-            weight = weight.unsqueeze(-1)
-        out_channels, in_channels, width = weight.shape
-        layer = nn.Conv2d(in_channels, out_channels, (1, width), dilation=(1, dilation), bias=bias)
-        layer.weight.data = weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-        if bias:
-            layer.bias.data = state_dict[f"{key}.bias"].detach().float().clone()
-        layer.requires_grad_(False)
-        return layer
-
-    width = state_dict["dense1.weight"].shape[0]
-    # dense2's weight index is step * width + channel (time-major); as a kernel: [channel, step].
-    # The ensemble mean is folded in here; the mean bias is added once by the caller.
-    dense2_kernel = state_dict["dense2.weight"].detach().float().reshape(steps, width).T / members
-    return nn.ModuleList(
-        [
-            conv("conv1"),
-            conv("conv2"),
-            conv("conv3", dilation=2),
-            conv("dense1"),
-            conv("dense2", dilation=4, kernel=dense2_kernel.unsqueeze(0), bias=False),
-        ]
-    )
+        total = self.members[0].forward_trace(x)
+        for member in self.members[1:]:
+            total.add_(member.forward_trace(x))
+        return total.div_(len(self.members))
