@@ -1,20 +1,20 @@
-"""Build a small, realistic NWB file from the real Allen Brain Observatory excerpt.
+"""Build a small, realistic NWB file to try nwb-cascade on.
 
 Usage: python examples/make_example_file.py [OUT.nwb] [--layout visual_coding|visual_behavior|fluorescence]
-                                            [--shared ../shared/data]
+                                            [--allen ../shared/data] [--synthetic]
 
-The file holds 74 ROIs x 6001 frames of ΔF/F at 30 Hz in the Allen Visual Coding layout
-(processing/ophys/DfOverF/DfOverF, with timestamps, ROI masks, imaging plane and subject),
-ready for `nwb-cascade infer`.
+By default the file holds simulated ΔF/F (40 GCaMP6-like ROIs, 5 minutes at 30 Hz), so it
+needs nothing but this package.  With --allen DIR it holds the real Allen Brain Observatory
+excerpt from DIR (74 ROIs x 6001 frames at 30 Hz).  Either way the layout is the Allen Visual
+Coding one (processing/ophys/DfOverF/DfOverF, with timestamps, ROI masks, imaging plane and
+subject), ready for `nwb-cascade infer`.
 """
 
 import argparse
 import logging
 from pathlib import Path
 
-from scipy.io import loadmat
-
-from nwb_cascade.nwb.example import LAYOUTS, write_example_file
+from nwb_cascade.nwb.example import LAYOUTS, synthetic_traces, write_example_file
 
 EXCERPT = "examples/Allen-Brain-Observatory-Visual-Coding-30Hz/Experiment_552195520_excerpt.mat"
 
@@ -24,9 +24,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", nargs="?", default="example.nwb")
     parser.add_argument("--layout", choices=sorted(LAYOUTS), default="visual_coding")
-    parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    parser.add_argument("--allen", default=None, help="shared data folder holding the Allen excerpt")
     args = parser.parse_args()
-    traces = loadmat(Path(args.shared) / EXCERPT)["dF_traces"]
+    if args.allen:
+        from scipy.io import loadmat
+
+        traces = loadmat(Path(args.allen) / EXCERPT)["dF_traces"]
+    else:
+        traces, _ = synthetic_traces()
     path = write_example_file(args.out, traces, 30.0, layout=args.layout)
     logging.getLogger("example").info("wrote %s (%d ROIs x %d frames, %s layout)", path, *traces.shape, args.layout)
 

@@ -39,3 +39,18 @@ def test_infer_and_inspect_from_the_command_line(nwb_copy, tmp_path):
     assert result.exit_code == 0 and (tmp_path / "f.png").is_file()
     result = runner.invoke(main, ["infer", str(path), "--in-place", "-o", str(out)])
     assert result.exit_code != 0 and "exclude each other" in result.output
+
+
+def test_ground_truth_list_prints_a_table():
+    from .conftest import GROUND_TRUTH, need
+
+    result = CliRunner().invoke(main, ["ground-truth", "list", str(need(GROUND_TRUTH))])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("| dataset | neurons | recordings | frame rate (Hz)")
+    assert len(lines) == 2 + 29 and lines[2].startswith("| DS01-OGB1-m-V1 | 21 | 21 | 11.6 |")
+
+
+def test_train_needs_a_config_or_a_file_to_match():
+    result = CliRunner().invoke(main, ["train"])
+    assert result.exit_code != 0 and "either CONFIG.yaml or --match" in result.output

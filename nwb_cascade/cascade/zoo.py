@@ -31,6 +31,7 @@ from .model import CONFIG_FILE, CascadeModel, load_model_folder
 log = logging.getLogger(__name__)
 
 REGISTRY_FILE = "available_models.yaml"
+BUNDLED_FOLDER = "models"
 DOWNLOAD_RECORD = ".download.json"
 
 
@@ -86,11 +87,22 @@ def registry(source: str | Path | dict[str, Any] | None = None) -> dict[str, Mod
     return entries
 
 
+def bundled_models() -> dict[str, Path]:
+    """Models that ship inside the package (trained by this package; see examples/train_default_models.py)."""
+    root = Path(str(resources.files(__package__).joinpath(BUNDLED_FOLDER)))
+    if not root.is_dir():
+        return {}
+    return {path.name: path for path in sorted(root.iterdir()) if (path / CONFIG_FILE).is_file()}
+
+
 def list_models(source: str | Path | dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Published models with whether each is in the local cache."""
+    """Bundled models, then the published ones with whether each is in the local cache."""
     folder = cache_dir()
-    return [
-        {"name": entry.name, "cached": (folder / entry.name / CONFIG_FILE).is_file(), "info": entry.info, "url": entry.url}
+    rows = [{"name": name, "cached": True, "bundled": True, "info": "bundled with nwb-cascade", "url": str(path)}
+            for name, path in bundled_models().items()]
+    return rows + [
+        {"name": entry.name, "cached": (folder / entry.name / CONFIG_FILE).is_file(), "bundled": False,
+         "info": entry.info, "url": entry.url}
         for entry in registry(source).values()
     ]
 
@@ -176,29 +188,35 @@ def _model_root(staging: Path, entry: ModelEntry) -> Path:
 
 
 def default_model_name(frame_rate: float, source: str | Path | dict[str, Any] | None = None) -> str:
-    """The published general-purpose excitatory model for a frame rate.
+    """The general-purpose excitatory model for a frame rate: a bundled one, else a published one.
 
-    Among the ``Global_EXC_{rate}Hz_smoothing{ms}ms`` models whose rate is within 5% of
-    ``frame_rate``, the one whose smoothing is closest to 1.5 frames (the paper's advice:
-    25-50 ms at 30 Hz, 200 ms at 7.5 Hz).
+    Among the bundled models, then the published ``Global_EXC_{rate}Hz_smoothing{ms}ms``
+    ones, whose rate is within 5% of ``frame_rate``: the one whose smoothing is closest
+    to 1.5 frames (the paper's advice: 25-50 ms at 30 Hz, 200 ms at 7.5 Hz).
 
     Raises
     ------
     ModelError
         No published model is trained for that frame rate.
     """
-    pattern = re.compile(r"^Global_EXC_([0-9.]+)Hz_smoothing(\d+)ms$")
+    pattern = re.compile(r"^(?:Global|Default)_EXC_([0-9.]+)Hz_smoothing(\d+)ms$")
+    for names in (list(bundled_models()), list(registry(source))):
+        choice = _closest(names, pattern, frame_rate)
+        if choice is not None:
+            return choice
+    raise ModelError(
+        f"no bundled or published model is trained for {frame_rate:.3g} Hz; name a model (--model) or train one "
+        "for this rate (nwb-cascade train --match)"
+    )
+
+
+def _closest(names: list[str], pattern: re.Pattern[str], frame_rate: float) -> str | None:
     candidates = []
-    for name in registry(source):
+    for name in names:
         match = pattern.match(name)
         if match and abs(float(match.group(1)) - frame_rate) <= 0.05 * frame_rate:
             candidates.append((abs(int(match.group(2)) / 1000 - 1.5 / frame_rate), name))
-    if not candidates:
-        raise ModelError(
-            f"no published model is trained for {frame_rate:.3g} Hz; name a model (--model) or train one "
-            "for this rate (nwb-cascade train --match)"
-        )
-    return min(candidates)[1]
+    return min(candidates)[1] if candidates else None
 
 
 def load_model(name_or_path: str | os.PathLike[str] | CascadeModel, *, download: bool = True) -> CascadeModel:
@@ -207,8 +225,8 @@ def load_model(name_or_path: str | os.PathLike[str] | CascadeModel, *, download:
     Parameters
     ----------
     name_or_path
-        A model folder (``config.yaml`` + ``.pth`` files), or the name of a
-        published model (downloaded into the cache on first use).
+        A model folder (``config.yaml`` + ``.pth`` files), the name of a bundled
+        model, or the name of a published model (downloaded into the cache on first use).
     download
         Download a published model that is not cached yet.
 
@@ -231,6 +249,9 @@ def load_model(name_or_path: str | os.PathLike[str] | CascadeModel, *, download:
     name = str(name_or_path)
     if os.sep in name or name.startswith("."):
         raise ModelError(f"{name}: no such model folder")
+    bundled = bundled_models()
+    if name in bundled:
+        return load_model_folder(bundled[name])
     cached = cache_dir() / name
     if (cached / CONFIG_FILE).is_file():
         return load_model_folder(cached)

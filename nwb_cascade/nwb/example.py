@@ -31,6 +31,24 @@ LAYOUTS = {
 GCAMP6F_GENOTYPE = "Cux2-CreERT2/wt;Camk2a-tTA/wt;Ai93(TITL-GCaMP6f)/wt"
 
 
+def synthetic_traces(n_rois: int = 40, n_frames: int = 9000, frame_rate: float = 30.0, *, seed: int = 0,
+                     noise_level: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+    """Simulated ΔF/F of GCaMP6-like neurons: (traces ROIs × frames, spike counts ROIs × frames).
+
+    Poisson spikes at 0.2-2 spikes/s (in bursts), each adding a transient of 0.2 ΔF/F
+    (rise 50 ms, decay 400 ms), plus Gaussian noise at about the given Cascade noise level.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(3 * frame_rate)) / frame_rate
+    kernel = 0.2 * (np.exp(-t / 0.4) - np.exp(-t / 0.05))
+    rates = rng.uniform(0.2, 2.0, n_rois)
+    burst = np.repeat(rng.random((n_rois, n_frames // 30 + 1)) < 0.3, 30, axis=1)[:, :n_frames]
+    spikes = rng.poisson(rates[:, None] / frame_rate * (0.3 + 2.3 * burst))
+    clean = np.stack([np.convolve(row, kernel)[:n_frames] for row in spikes])
+    noise_std = noise_level / 100 * np.sqrt(frame_rate) / (0.6745 * np.sqrt(2))  # median |diff| of white noise
+    return (clean + rng.normal(0, noise_std, clean.shape)).astype(np.float32), spikes
+
+
 def example_nwbfile(
     traces: np.ndarray,
     frame_rate: float,

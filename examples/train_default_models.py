@@ -1,0 +1,54 @@
+"""The recipe of the models bundled with nwb-cascade (nwb_cascade/cascade/models/).
+
+Usage: python examples/train_default_models.py [--ground-truth ../shared/data/ground_truth]
+                                               [--ensemble-size N] [--device cuda] [--only NAME]
+
+Two general-purpose models for excitatory neurons, trained on every excitatory
+dataset of the public ground truth (interneuron datasets, which name PV, SST or
+VIP, are left out), noise levels 1-9, the published network, epoch rule and
+optimiser (see nwb_cascade.cascade.train):
+
+- Default_EXC_30Hz_smoothing50ms: 30 Hz, targets smoothed with σ = 50 ms;
+- Default_EXC_7.5Hz_smoothing200ms: 7.5 Hz, σ = 200 ms.
+
+Training resumes where it stopped (weight files already written are kept).
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from nwb_cascade.cascade.ground_truth import dataset_folders, excitatory
+from nwb_cascade.cascade.train import matched_config, train
+
+BUNDLED = Path(__file__).resolve().parents[1] / "nwb_cascade" / "cascade" / "models"
+RECIPES = {
+    "Default_EXC_30Hz_smoothing50ms": (30.0, 0.05),
+    "Default_EXC_7.5Hz_smoothing200ms": (7.5, 0.2),
+}
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ground-truth", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ground_truth"))
+    parser.add_argument("--ensemble-size", type=int, default=5)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--only", choices=sorted(RECIPES), default=None)
+    args = parser.parse_args()
+    datasets = excitatory([folder.name for folder in dataset_folders(args.ground_truth)])
+    for name, (rate, smoothing) in RECIPES.items():
+        if args.only and name != args.only:
+            continue
+        config = matched_config(rate, np.arange(1, 10, dtype=float), datasets, ensemble_size=args.ensemble_size,
+                                name=name)
+        config["noise_levels"] = list(range(1, 10))
+        config["smoothing"] = smoothing
+        model = train(config, args.ground_truth, BUNDLED / name, device=args.device)
+        logging.getLogger("recipe").info("%s: %s", name, model.path)
+
+
+if __name__ == "__main__":
+    main()
