@@ -127,3 +127,14 @@ def test_ground_truth_download_from_a_local_server(tmp_path):
     assert [p.name for p in dataset_folders(folder)] == SMALL
     assert summarize_dataset(folder / SMALL[0]).neurons == 2
     assert not list(tmp_path.glob(".*"))  # no partial archive or staging folder left
+
+
+def test_config_matched_to_an_nwb_series(allen_nwb):
+    from nwb_cascade.run import matched_training_config
+
+    config = matched_training_config(allen_nwb["visual_coding"], need(GROUND_TRUTH))
+    assert config["sampling_rate"] == pytest.approx(30.0) and config["smoothing"] == 0.05
+    assert config["noise_levels"] == [1, 2]  # the Allen excerpt's ROIs lie between 0.55 and 1.65
+    assert "DS09-GCaMP6f-m-V1" in config["training_datasets"]
+    assert not any("-PV-" in name or "-SST-" in name or "-VIP-" in name for name in config["training_datasets"])
+    validate_training_config(config)

@@ -246,6 +246,18 @@ def _refresh(tree: np.ndarray, size: int, residual: np.ndarray, kernel: np.ndarr
 
 
 @njit(cache=True, nogil=True)
+def _relocate(residual: np.ndarray, kernel: np.ndarray, counts: np.ndarray, tree: np.ndarray, size: int,
+              p: int, q: int) -> None:
+    """Move one spike from frame p to frame q, keeping the residual and the gain tree current."""
+    _apply(residual, kernel, p, -1.0)
+    _apply(residual, kernel, q, 1.0)
+    counts[p] -= 1
+    counts[q] += 1
+    _refresh(tree, size, residual, kernel, p)
+    _refresh(tree, size, residual, kernel, q)
+
+
+@njit(cache=True, nogil=True)
 def _search(target: np.ndarray, kernel: np.ndarray, rounds: int, local: bool) -> tuple[np.ndarray, np.ndarray]:
     """Place round(sum(target)) spikes greedily, then (if ``local``) improve by moves and jumps."""
     n = target.size
@@ -281,12 +293,7 @@ def _search(target: np.ndarray, kernel: np.ndarray, rounds: int, local: bool) ->
                             best, best_q = gain, q
                 if best_q < 0:
                     break
-                _apply(residual, kernel, p, -1.0)
-                _apply(residual, kernel, best_q, 1.0)
-                counts[p] -= 1
-                counts[best_q] += 1
-                _refresh(tree, size, residual, kernel, p)
-                _refresh(tree, size, residual, kernel, best_q)
+                _relocate(residual, kernel, counts, tree, size, p, best_q)
                 changes += 1
         # jumps: a spike whose removal costs least goes where adding one helps most, far away
         for p in range(n):
@@ -294,12 +301,7 @@ def _search(target: np.ndarray, kernel: np.ndarray, rounds: int, local: bool) ->
                 q = _tree_argmin(tree, size)
                 if abs(q - p) <= 2 * radius or _add_gain(residual, kernel, p, -1.0) + tree[q + size] >= -1e-12:
                     break
-                _apply(residual, kernel, p, -1.0)
-                _apply(residual, kernel, q, 1.0)
-                counts[p] -= 1
-                counts[q] += 1
-                _refresh(tree, size, residual, kernel, p)
-                _refresh(tree, size, residual, kernel, q)
+                _relocate(residual, kernel, counts, tree, size, p, q)
                 changes += 1
         if changes == 0:
             break
