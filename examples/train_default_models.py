@@ -1,7 +1,7 @@
 """The recipe of the models bundled with nwb-cascade (nwb_cascade/cascade/models/).
 
 Usage: python examples/train_default_models.py [--ground-truth ../shared/data/ground_truth]
-                                               [--ensemble-size N] [--device cuda] [--only NAME]
+                                               [--ensemble-size N] [--nr-of-epochs N] [--device cuda] [--only NAME]
 
 Two general-purpose models for excitatory neurons, trained on every excitatory
 dataset of the public ground truth (interneuron datasets, which name PV, SST or
@@ -35,6 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ground-truth", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "ground_truth"))
     parser.add_argument("--ensemble-size", type=int, default=5)
+    parser.add_argument("--nr-of-epochs", type=int, default=20, help="cap of the published epoch rule (config key)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--only", choices=sorted(RECIPES), default=None)
     args = parser.parse_args()
@@ -43,7 +44,7 @@ def main() -> None:
         if args.only and name != args.only:
             continue
         config = matched_config(rate, np.arange(1, 10, dtype=float), datasets, ensemble_size=args.ensemble_size,
-                                name=name)
+                                nr_of_epochs=args.nr_of_epochs, name=name)
         config["noise_levels"] = list(range(1, 10))
         config["smoothing"] = smoothing
         model = train(config, args.ground_truth, BUNDLED / name, device=args.device)

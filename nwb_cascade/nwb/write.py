@@ -294,7 +294,7 @@ def _simple_fields(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
     for name in names:
         value = getattr(obj, name, None)
         if value is not None:
-            values[name] = list(value) if isinstance(value, (tuple, np.ndarray)) and name != "session_start_time" else value
+            values[name] = list(value) if isinstance(value, (tuple, np.ndarray)) else value
     return values
 
 
@@ -345,8 +345,9 @@ def _copy_plane_segmentation(planes: PlaneSegmentation, plane: ImagingPlane, tar
         name=module_name, description=getattr(source_module, "description", None) or "optical physiology"
     )
     segmentation_name = planes.parent.name if planes.parent is not None else "ImageSegmentation"
-    segmentation = module.data_interfaces.get(segmentation_name) or ImageSegmentation(name=segmentation_name)
-    if segmentation.name not in module.data_interfaces:
+    segmentation = module.data_interfaces.get(segmentation_name)
+    if segmentation is None:
+        segmentation = ImageSegmentation(name=segmentation_name)
         module.add(segmentation)
     indexed = {column.target.name: column for column in planes.columns if isinstance(column, VectorIndex)}
     columns, names = [], []

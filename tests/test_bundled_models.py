@@ -1,0 +1,32 @@
+"""The bundled default models: used when no model is named, offline."""
+
+import numpy as np
+import pytest
+
+from nwb_cascade.cascade import load_model, predict
+from nwb_cascade.cascade.zoo import bundled_models, default_model_name
+from nwb_cascade.nwb.example import synthetic_traces, write_example_file
+from nwb_cascade.run import infer
+
+BUNDLED = {"Default_EXC_30Hz_smoothing50ms": 30.0, "Default_EXC_7.5Hz_smoothing200ms": 7.5}
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_bundled_model_loads_and_covers_noise_levels_1_to_9(name):
+    assert name in bundled_models()
+    model = load_model(name, download=False)
+    assert model.frame_rate == BUNDLED[name] and model.noise_levels.tolist() == list(range(1, 10))
+    assert default_model_name(BUNDLED[name] * 1.02) == name
+
+
+def test_offline_run_with_the_default_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("NWB_CASCADE_REGISTRY", str(tmp_path / "no-registry.yaml"))  # nothing to download from
+    (tmp_path / "no-registry.yaml").write_text("{}")
+    traces, spikes = synthetic_traces(n_rois=8, n_frames=3000, seed=3)
+    path = write_example_file(tmp_path / "synthetic.nwb", traces, 30.0)
+    summary = infer(path, tmp_path / "out.nwb")
+    assert summary.model == "Default_EXC_30Hz_smoothing50ms"
+    rates = predict(traces, load_model(summary.model), frame_rate=30.0)
+    valid = np.isfinite(rates)
+    # the inferred spike count is in the range of the simulated one
+    assert 0.5 < np.nansum(rates) / spikes[valid].sum() < 2.0
