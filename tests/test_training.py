@@ -138,3 +138,16 @@ def test_config_matched_to_an_nwb_series(allen_nwb):
     assert "DS09-GCaMP6f-m-V1" in config["training_datasets"]
     assert not any("-PV-" in name or "-SST-" in name or "-VIP-" in name for name in config["training_datasets"])
     validate_training_config(config)
+
+
+def test_collapsed_training_restarts(monkeypatch, caplog):
+    """A network whose ReLUs all die (here: a huge learning rate) is restarted from a fresh seed."""
+    import nwb_cascade.cascade.train as training
+
+    data = TrainingSet([need(GROUND_TRUTH) / SMALL[1]], 30.0, 3.0, 0.025, False, 64, 32, np.random.default_rng(0))
+    monkeypatch.setattr(training, "LEARNING_RATE", 1e4)
+    monkeypatch.setattr(training, "COLLAPSE_STEPS", 20)
+    monkeypatch.setattr(training, "ATTEMPTS", 2)
+    with pytest.raises(training.CollapsedError, match="collapsed in 2 attempts"):
+        training.train_member(data, small_config(), seed=0, device=training.torch.device("cpu"), epochs=1)
+    assert caplog.text.count("restarting with a fresh initialisation") == 2

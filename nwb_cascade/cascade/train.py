@@ -201,9 +201,35 @@ def validate_training_config(config: dict[str, Any], where: str = "config") -> N
         )
 
 
+class CollapsedError(RuntimeError):
+    """Training stopped learning: every output is the same (all ReLUs dead)."""
+
+
+#: Consecutive steps with constant output after which a member counts as collapsed.
+COLLAPSE_STEPS = 200
+#: Fresh initialisations tried before giving up on a member.
+ATTEMPTS = 4
+
+
 def train_member(data: TrainingSet, config: dict[str, Any], *, seed: int, device: torch.device,
                  epochs: int | None = None, progress: bool = False) -> dict[str, torch.Tensor]:
-    """Train one ensemble member on ``data``; returns its state dict (published layout)."""
+    """Train one ensemble member on ``data``; returns its state dict (published layout).
+
+    A member whose network collapses (every ReLU dead, so the output no longer varies
+    and no gradient flows) is restarted from a fresh initialisation, as a person
+    watching the loss would do; the seed of each attempt is recorded in the log.
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            return _fit(data, config, seed + 7919 * attempt, device, epochs, progress)
+        except CollapsedError:
+            log.warning("noise level %g, seed %d: the network collapsed (constant output); restarting with a "
+                        "fresh initialisation", data.noise_level, seed + 7919 * attempt)
+    raise CollapsedError(f"noise level {data.noise_level:g}: training collapsed in {ATTEMPTS} attempts")
+
+
+def _fit(data: TrainingSet, config: dict[str, Any], seed: int, device: torch.device, epochs: int | None,
+         progress: bool) -> dict[str, torch.Tensor]:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = CascadeNet(int(config["windowsize"]), tuple(config["filter_sizes"]), tuple(config["filter_numbers"]),
@@ -212,6 +238,7 @@ def train_member(data: TrainingSet, config: dict[str, Any], *, seed: int, device
     epochs = epochs if epochs is not None else data.epochs(int(config["nr_of_epochs"]))
     frames_per_step = SEGMENT_FRAMES * SEGMENTS_PER_STEP
     steps = max(1, math.ceil(data.epoch_windows / frames_per_step))
+    constant = 0
     with tqdm(total=epochs * steps, disable=not progress, unit="step", desc=f"noise {data.noise_level:g} seed {seed}") as bar:
         for _ in range(epochs):
             for _ in range(steps):
@@ -221,6 +248,9 @@ def train_member(data: TrainingSet, config: dict[str, Any], *, seed: int, device
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
+                constant = constant + 1 if float(out.detach().std()) < 1e-7 else 0
+                if constant >= COLLAPSE_STEPS:
+                    raise CollapsedError
                 bar.update()
             bar.set_postfix(loss=f"{loss.item():.4f}")
     return {key: value.detach().cpu() for key, value in net.state_dict().items()}
