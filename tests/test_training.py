@@ -141,11 +141,16 @@ def test_config_matched_to_an_nwb_series(allen_nwb):
 
 
 def test_collapsed_training_restarts(monkeypatch, caplog):
-    """A network whose ReLUs all die (here: a huge learning rate) is restarted from a fresh seed."""
+    """A network whose ReLUs are all dead (here: from the start) is restarted from a fresh seed."""
     import nwb_cascade.cascade.train as training
 
+    class DeadOnArrival(training.CascadeNet):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.conv1.bias.data.fill_(-1e3)  # every first-layer ReLU is 0 for ΔF/F inputs
+
     data = TrainingSet([need(GROUND_TRUTH) / SMALL[1]], 30.0, 3.0, 0.025, False, 64, 32, np.random.default_rng(0))
-    monkeypatch.setattr(training, "LEARNING_RATE", 1e4)
+    monkeypatch.setattr(training, "CascadeNet", DeadOnArrival)
     monkeypatch.setattr(training, "COLLAPSE_STEPS", 20)
     monkeypatch.setattr(training, "ATTEMPTS", 2)
     with pytest.raises(training.CollapsedError, match="collapsed in 2 attempts"):

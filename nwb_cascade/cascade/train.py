@@ -202,7 +202,7 @@ def validate_training_config(config: dict[str, Any], where: str = "config") -> N
 
 
 class CollapsedError(RuntimeError):
-    """Training stopped learning: every output is the same (all ReLUs dead)."""
+    """Training stopped learning: every output is the same (all ReLUs dead), or the loss diverged."""
 
 
 #: Consecutive steps with constant output after which a member counts as collapsed.
@@ -216,8 +216,8 @@ def train_member(data: TrainingSet, config: dict[str, Any], *, seed: int, device
     """Train one ensemble member on ``data``; returns its state dict (published layout).
 
     A member whose network collapses (every ReLU dead, so the output no longer varies
-    and no gradient flows) is restarted from a fresh initialisation, as a person
-    watching the loss would do; the seed of each attempt is recorded in the log.
+    and no gradient flows) or whose loss diverges is restarted from a fresh
+    initialisation, as a person watching the loss would do; the log records each restart.
     """
     for attempt in range(ATTEMPTS):
         try:
@@ -249,7 +249,7 @@ def _fit(data: TrainingSet, config: dict[str, Any], seed: int, device: torch.dev
                 loss.backward()
                 optimiser.step()
                 constant = constant + 1 if float(out.detach().std()) < 1e-7 else 0
-                if constant >= COLLAPSE_STEPS:
+                if constant >= COLLAPSE_STEPS or not torch.isfinite(loss):
                     raise CollapsedError
                 bar.update()
             bar.set_postfix(loss=f"{loss.item():.4f}")
