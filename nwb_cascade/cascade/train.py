@@ -152,6 +152,8 @@ class TrainingSet:
         _, dff, counts = at_frame_rate(recording, self.frame_rate)
         if abs(own_rate - self.frame_rate) > 0.05 * self.frame_rate:
             std *= math.sqrt(self.frame_rate / own_rate)
+        if len(dff) < self.windowsize:
+            return None  # shorter than one window at this rate
         target = smooth_spikes(counts, smoothing * self.frame_rate, causal)
         finite = np.isfinite(dff)
         usable = np.convolve(~finite, np.ones(self.windowsize), mode="valid") == 0
