@@ -8,7 +8,7 @@ from nwb_cascade.cascade.zoo import bundled_models, default_model_name
 from nwb_cascade.nwb.example import synthetic_traces, write_example_file
 from nwb_cascade.run import infer
 
-BUNDLED = {"Default_EXC_30Hz_smoothing50ms": 30.0}
+BUNDLED = {"Default_EXC_30Hz_smoothing50ms": 30.0, "Default_EXC_7.5Hz_smoothing200ms": 7.5}
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))
