@@ -1,10 +1,8 @@
 """Bad NWB input and failed writes: clear messages, and files left exactly as they were."""
 
 import os
-import shutil
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np

@@ -12,7 +12,7 @@ from nwb_cascade.cascade import discrete_spikes, predict, spike_times
 from nwb_cascade.nwb.read import choose_series, frame_rate
 from nwb_cascade.run import annotate, infer, inspect
 
-from .conftest import MODEL_DIR, h5_snapshot, need
+from .conftest import h5_snapshot
 
 EXPECTED_PATHS = {
     "visual_coding": "processing/ophys/DfOverF/DfOverF",

@@ -4,7 +4,6 @@ import numpy as np
 import torch
 
 from nwb_cascade.cascade import noise_levels, predict
-from nwb_cascade.cascade.network import CascadeNet
 
 from .conftest import SHARED
 

@@ -21,6 +21,7 @@ from .ground_truth import at_frame_rate, read_neuron, with_noise_level
 from .inference import predict
 from .metrics import RateScores, rate_scores
 from .model import CascadeModel
+from .train import train
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,6 @@ def leave_one_out(
     Models go to ``workdir/<model_name>_without_<dataset>`` (training resumes there).
     Each held-out dataset is scored at every noise level of the config (or ``noise_levels``).
     """
-    from .train import train
-
     rows = []
     for held_out in config["training_datasets"]:
         reduced = dict(config)

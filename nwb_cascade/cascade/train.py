@@ -46,6 +46,7 @@ from .ground_truth import (
     smooth_spikes,
 )
 from .inference import resolve_device
+from .noise import noise_levels
 from .model import REQUIRED_KEYS, CascadeModel, load_model_folder, read_config, weight_file_name, write_config
 from .network import CascadeNet
 
@@ -148,7 +149,7 @@ class TrainingSet:
         std = added_noise_std(recording.dff, own_rate, self.noise_level, rng)
         if std is None:
             return None
-        base_noise = float(np.nanmedian(np.abs(np.diff(recording.dff)))) * 100 / math.sqrt(own_rate)
+        base_noise = float(noise_levels(recording.dff, own_rate))
         _, dff, counts = at_frame_rate(recording, self.frame_rate)
         if abs(own_rate - self.frame_rate) > 0.05 * self.frame_rate:
             std *= math.sqrt(self.frame_rate / own_rate)
