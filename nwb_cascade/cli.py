@@ -164,12 +164,14 @@ def train_command(config: str | None, ground_truth_dir: str | None, out: str | N
               help="Where the leave-one-out models are trained (resumable).")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
 @click.option("--noise-levels", default=None, help="Comma-separated levels to test at (default: the config's).")
+@click.option("--datasets", default=None, help="Comma-separated datasets to hold out (default: every training dataset).")
 @click.option("--ensemble-size", type=int, default=None)
 @click.option("--epochs", type=int, default=None)
+@click.option("--workers", type=int, default=None, help="Training processes on the CPU (default: one per core).")
 @click.option("--device", default=None)
 def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, csv_path: str | None,
-                     noise_levels: str | None, ensemble_size: int | None, epochs: int | None,
-                     device: str | None) -> None:
+                     noise_levels: str | None, datasets: str | None, ensemble_size: int | None, epochs: int | None,
+                     workers: int | None, device: str | None) -> None:
     """Leave-one-dataset-out: train without each dataset, test on it, print the paper's scores."""
     from .cascade.evaluate import leave_one_out, score_table, write_csv
     from .cascade.ground_truth import default_ground_truth_dir
@@ -179,11 +181,10 @@ def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, cs
     if ensemble_size is not None:
         settings["ensemble_size"] = ensemble_size
     levels = [float(v) for v in noise_levels.split(",")] if noise_levels else None
+    held_out = datasets.split(",") if datasets else None
     rows = leave_one_out(settings, ground_truth_dir or default_ground_truth_dir(), workdir, noise_levels=levels,
-                         device=device, epochs=epochs)
+                         held_out=held_out, device=device, epochs=epochs, workers=workers, csv_path=csv_path)
     click.echo(score_table(rows))
-    if csv_path:
-        write_csv(rows, csv_path)
 
 
 @main.group()

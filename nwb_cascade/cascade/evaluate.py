@@ -93,26 +93,47 @@ def leave_one_out(
     workdir: str | Path,
     *,
     noise_levels: Sequence[float] | None = None,
+    held_out: Sequence[str] | None = None,
     device: str | None = None,
     epochs: int | None = None,
+    workers: int | None = None,
+    csv_path: str | Path | None = None,
     progress: bool = True,
 ) -> list[DatasetScores]:
     """Leave-one-dataset-out: for each training dataset, train without it, test on it.
 
     Models go to ``workdir/<model_name>_without_<dataset>`` (training resumes there).
-    Each held-out dataset is scored at every noise level of the config (or ``noise_levels``).
+    Each held-out dataset (all training datasets, or those of ``held_out``) is scored at every
+    noise level of the config (or ``noise_levels``).  With ``csv_path``, the table is rewritten
+    after each dataset, so a long run can be followed and an interrupted one keeps its rows.
     """
+    unknown = sorted(set(held_out or ()) - set(config["training_datasets"]))
+    if unknown:
+        raise ValueError(f"held-out datasets {unknown} are not training datasets of the config")
+    rows: list[DatasetScores] = []
+    for held_out_name in held_out or config["training_datasets"]:
+        held_out_rows = _leave_out(config, held_out_name, ground_truth, workdir, noise_levels, device, epochs, workers,
+                                   progress)
+        rows.extend(held_out_rows)
+        if csv_path:
+            write_csv(rows, csv_path)
+    return rows
+
+
+def _leave_out(config: dict[str, Any], held_out: str, ground_truth: str | Path, workdir: str | Path,
+               noise_levels: Sequence[float] | None, device: str | None, epochs: int | None, workers: int | None,
+               progress: bool) -> list[DatasetScores]:
+    """Train without ``held_out`` and score it at each noise level."""
+    reduced = dict(config)
+    reduced["training_datasets"] = [name for name in config["training_datasets"] if name != held_out]
+    reduced["model_name"] = f"{config['model_name']}_without_{held_out}"
+    model = train(reduced, ground_truth, Path(workdir) / reduced["model_name"], device=device, progress=progress,
+                  epochs=epochs, workers=workers)
     rows = []
-    for held_out in config["training_datasets"]:
-        reduced = dict(config)
-        reduced["training_datasets"] = [name for name in config["training_datasets"] if name != held_out]
-        reduced["model_name"] = f"{config['model_name']}_without_{held_out}"
-        model = train(reduced, ground_truth, Path(workdir) / reduced["model_name"], device=device, progress=progress,
-                      epochs=epochs)
-        for level in noise_levels or config["noise_levels"]:
-            row = score_dataset(model, Path(ground_truth) / held_out, float(level))
-            log.info("%s at noise %g: r = %.3f", held_out, level, row.correlation)
-            rows.append(row)
+    for level in noise_levels or config["noise_levels"]:
+        row = score_dataset(model, Path(ground_truth) / held_out, float(level))
+        log.info("%s at noise %g: r = %.3f", held_out, level, row.correlation)
+        rows.append(row)
     return rows
 
 

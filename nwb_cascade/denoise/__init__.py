@@ -1,0 +1,1 @@
+"""Self-supervised denoising of two-photon movies (DeepCAD-RT)."""
