@@ -116,6 +116,14 @@ def main() -> None:
             NWBAttributeSpec(name="dandiset_id", doc="DANDI dandiset of a remote source.", dtype="text", required=False),
             NWBAttributeSpec(name="dandiset_version", doc="Version of that dandiset.", dtype="text", required=False),
             NWBAttributeSpec(name="asset_id", doc="DANDI asset id of a remote source.", dtype="text", required=False),
+            NWBAttributeSpec(
+                name="source_ids",
+                doc="Identifiers of the source session in its archive, as a JSON object (e.g. the Allen Brain "
+                "Observatory's ophys_experiment_id, ophys_session_id, ophys_container_id); per-ROI ids such as "
+                "cell_specimen_id stay in the ROI table.",
+                dtype="text",
+                required=False,
+            ),
             NWBAttributeSpec(name="run_time", doc="When the inference ran (ISO 8601, UTC).", dtype="text"),
         ],
     )

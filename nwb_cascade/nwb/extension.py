@@ -103,7 +103,7 @@ class CascadeResults(NWBDataInterface):
     """
 
     PROVENANCE = ("package_version", "model_name", "model_checksum", "model_config", "source_identifier",
-                  "source_series_path", "source_url", "dandiset_id", "dandiset_version", "asset_id", "run_time")
+                  "source_series_path", "source_url", "dandiset_id", "dandiset_version", "asset_id", "source_ids", "run_time")
     __nwbfields__ = ({"name": "spike_rates", "child": True}, {"name": "discrete_spikes", "child": True}, "source",
                      *PROVENANCE)
 
@@ -123,6 +123,7 @@ class CascadeResults(NWBDataInterface):
         {"name": "dandiset_id", "type": str, "doc": "DANDI dandiset id", "default": None},
         {"name": "dandiset_version", "type": str, "doc": "dandiset version", "default": None},
         {"name": "asset_id", "type": str, "doc": "DANDI asset id", "default": None},
+        {"name": "source_ids", "type": str, "doc": "archive ids of the source session, as JSON", "default": None},
     )
     def __init__(self, **kwargs):
         spike_rates, discrete_spikes, source = popargs("spike_rates", "discrete_spikes", "source", kwargs)
