@@ -2,6 +2,7 @@
 
 - :func:`annotate` - add spike rates and discrete spikes to an NWB file, in place
 - :func:`infer` - write them, with what they need, into a new NWB file
+- :func:`batch` - :func:`infer` for many sessions (files, folders, URLs, dandisets) on Dask
 - :func:`inspect` - the candidate ΔF/F series of a file
 - :func:`plot_results` - a figure of traces, rates, spikes and noise levels
 
@@ -17,6 +18,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 from . import cascade
 from .run import annotate, infer, inspect
+from .batch import batch  # the function: the module stays reachable as sys.modules["nwb_cascade.batch"]
 
 
 def __getattr__(name: str):
@@ -28,4 +30,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'nwb_cascade' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "annotate", "cascade", "infer", "inspect", "plot_results"]
+__all__ = ["__version__", "annotate", "batch", "cascade", "infer", "inspect", "plot_results"]

@@ -188,6 +188,39 @@ def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, cs
 
 
 @main.group()
+@main.command("batch")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
+              help="Output folder: one results file per session, and manifest.csv.")
+@click.option("--glob", default=None, help="With a dandiset: only assets whose path matches (e.g. 'sub-*/*ophys*').")
+@click.option("--scheduler", default=None,
+              help="Address of a running Dask scheduler (tcp://host:8786); default: a local cluster.")
+@click.option("--workers", type=int, default=None, help="Local cluster: worker processes (default: one per core).")
+@click.option("--model", default=None, help="Model name or folder (default: a published model for each frame rate).")
+@click.option("--series", default=None, help="Path of the RoiResponseSeries in every session (default: the only one).")
+@click.option("--no-discrete-spikes", is_flag=True, help="Only spike rates.")
+@click.option("--threshold", type=click.Choice(["0", "1", "off"]), default="0", show_default=True)
+@click.option("--device", default=None, help="cpu, cuda... (default: cuda on workers that declare the GPU resource).")
+def batch_command(sources: tuple[str, ...], out: str, glob: str | None, scheduler: str | None, workers: int | None,
+                  model: str | None, series: str | None, no_discrete_spikes: bool, threshold: str,
+                  device: str | None) -> None:
+    """Infer spikes for every session in SOURCES (files, folders, URLs, DANDI:000728) on a Dask cluster.
+
+    Reruns into the same --out skip the sessions that are done and retry the others.
+    The exit status is 1 when a session failed (see manifest.csv for why).
+    """
+    from .batch import BatchError, batch
+
+    try:
+        summary = batch(sources, out, glob=glob, scheduler=scheduler, workers=workers, model=model, series=series,
+                        discrete_spikes=not no_discrete_spikes, threshold=_threshold(threshold), device=device)
+    except BatchError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(summary.table())
+    if summary.failed:
+        sys.exit(1)
+
+
 def models() -> None:
     """The published Cascade model zoo."""
 

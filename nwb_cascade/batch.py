@@ -1,0 +1,423 @@
+"""Many sessions on Dask distributed: one task per session, a manifest, a progress bar.
+
+:func:`batch` expands its sources (files, folders, URLs, DANDI assets) into
+sessions, and runs :func:`nwb_cascade.run.infer` for each one as a Dask task, on a
+local cluster or on any running Dask scheduler.  Each task opens its file itself
+(HDF5 handles cannot travel between processes), so the client only ever sends
+strings and receives a small dict per session.  The manifest
+(:mod:`nwb_cascade.manifest`) is rewritten as each result comes in: a rerun skips
+what is done and retries what failed or never finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tqdm.auto import tqdm
+
+from .manifest import DONE, FAILED, PENDING, Manifest, ManifestError, ManifestRow
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+log = logging.getLogger(__name__)
+
+GPU = "GPU"  # the Dask resource name GPU workers declare (``dask worker --resources GPU=1``)
+POLL_SECONDS = 0.25
+
+
+class BatchError(ValueError):
+    """A batch cannot start as asked (no sources, clashing outputs, unreachable scheduler...)."""
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did, and where its manifest is.
+
+    ``rows`` are the manifest rows of this batch's sources, in the order given;
+    ``ran`` sessions were run this time, ``skipped`` were done before.
+    """
+
+    manifest: Path
+    rows: list[ManifestRow]
+    ran: int
+    skipped: int
+    seconds: float
+    workers: int
+    dashboard: str | None
+
+    @property
+    def done(self) -> list[ManifestRow]:
+        return [row for row in self.rows if row.status == DONE]
+
+    @property
+    def failed(self) -> list[ManifestRow]:
+        return [row for row in self.rows if row.status == FAILED]
+
+    @property
+    def pending(self) -> list[ManifestRow]:
+        return [row for row in self.rows if row.status == PENDING]
+
+    def table(self) -> str:
+        """A plain-text summary: sessions per status, the work done, and each failure with its error."""
+        done = self.done
+        rate = 60 * self.ran / self.seconds if self.ran and self.seconds > 0 else float("nan")
+        lines = [
+            "| status | sessions |",
+            "|---|---|",
+            f"| done | {len(done)} ({self.skipped} before this run) |",
+            f"| failed | {len(self.failed)} |",
+            f"| pending | {len(self.pending)} |",
+            "",
+            f"{self.ran} session(s) run in {self.seconds:.1f} s on {self.workers} worker(s)"
+            + (f" ({rate:.2f} sessions/min)" if self.ran else "")
+            + f"; {sum(row.rois or 0 for row in done)} ROIs, {sum(row.frames or 0 for row in done)} frames done in all",
+            f"manifest: {self.manifest}",
+        ]
+        lines += [f"failed: {row.source}: {row.error}" for row in self.failed]
+        return "\n".join(lines)
+
+
+def batch(
+    sources: Sequence[str | Path],
+    out: str | Path,
+    *,
+    glob: str | None = None,
+    scheduler: str | Client | None = None,
+    workers: int | None = None,
+    model: str | Path | None = None,
+    series: str | None = None,
+    discrete_spikes: bool = True,
+    threshold: Any = 0,
+    device: str | None = None,
+    progress: bool = True,
+) -> BatchSummary:
+    """Infer spikes for every session in ``sources`` on a Dask cluster; one output file per session in ``out``.
+
+    Each session is one task, which streams or opens its source, runs the engine and
+    writes a standalone NWB file (:func:`nwb_cascade.infer`) under a temporary name,
+    renamed when complete.  ``out/manifest.csv`` gets one row per source (status,
+    output, ROIs, frames, noise levels, model, duration, error), rewritten as each
+    result comes in.  A failing session is recorded and never stops the others; a
+    rerun into the same folder skips what is done and runs the rest again.
+
+    Parameters
+    ----------
+    sources
+        Local NWB files, folders (their ``*.nwb`` files, recursively), ``https://`` URLs,
+        or dandisets (``DANDI:000728``, optionally ``@version``).
+    out
+        The output folder (made if absent); it holds the outputs and the manifest.
+    glob
+        With dandisets: only assets whose path matches this pattern (fnmatch).
+    scheduler
+        Address of a running Dask scheduler (``tcp://host:8786``), or a connected
+        :class:`distributed.Client`; default: a local cluster started for this batch.
+    workers
+        Worker processes of the local cluster (one thread each); default: one per core.
+    model
+        A model name or folder (a folder must be visible to every worker); default:
+        a published model for each session's frame rate.
+    series, discrete_spikes, threshold
+        As in :func:`nwb_cascade.infer`, for every session.
+    device
+        As in :func:`nwb_cascade.infer`; default: ``"cuda"`` where workers declare the
+        Dask resource ``GPU`` (one task per GPU), else each worker's own default.
+    progress
+        Show a progress bar (sessions done / failed / running) and the dashboard address.
+
+    Returns
+    -------
+    BatchSummary
+
+    Raises
+    ------
+    BatchError
+        Nothing to run on, two sources that would write the same output, a
+        scheduler that cannot be reached, or an output folder another batch holds.
+    """
+    start = time.perf_counter()
+    if scheduler is not None and workers is not None:
+        raise BatchError("give either a scheduler address or a number of local workers, not both: "
+                         "a running cluster decides its own workers")
+    if workers is not None and workers < 1:
+        raise BatchError(f"workers must be at least 1, got {workers}")
+    out = Path(out)
+    sessions = plan_outputs(expand(sources, glob), out)
+    options = {"series": series, "model": _model_for_workers(model), "discrete_spikes": discrete_spikes,
+               "threshold": threshold, "device": device}
+    manifest = Manifest(out)
+    try:
+        with manifest.locked():
+            todo = _sessions_to_run(manifest, sessions, out)
+            skipped = len(sessions) - len(todo)
+            manifest.save()
+            if not todo:
+                log.info("%s: all %d session(s) are done already; nothing to run", out, len(sessions))
+                return BatchSummary(manifest.path, [manifest.rows[source] for source in sessions], 0, skipped,
+                                    time.perf_counter() - start, 0, None)
+            if skipped:
+                log.info("%d of %d session(s) are done already; running the other %d", skipped, len(sessions),
+                         len(todo))
+            for source in todo:
+                _remove_partials(sessions[source])
+            with connect(scheduler, workers) as client:
+                dashboard = dashboard_link(client)
+                if dashboard:
+                    log.info("Dask dashboard: %s", dashboard)
+                    if progress:
+                        tqdm.write(f"Dask dashboard: {dashboard}", file=sys.stderr)
+                n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+                futures = submit(client, todo, sessions, options)
+                collect(client, futures, manifest, progress=progress)
+    except ManifestError as error:
+        raise BatchError(str(error)) from error
+    return BatchSummary(manifest.path, [manifest.rows[source] for source in sessions], len(todo), skipped,
+                        time.perf_counter() - start, n_workers, dashboard)
+
+
+def expand(sources: Sequence[str | Path], glob: str | None = None) -> list[str]:
+    """The sessions of ``sources``, each once, local paths made absolute (they name manifest rows)."""
+    from .sources import SourceError, expand_sources
+
+    try:
+        expanded = expand_sources([str(source) for source in sources], glob=glob)
+    except SourceError as error:  # e.g. the DANDI API cannot be reached: nothing can be planned
+        raise BatchError(str(error)) from error
+    sessions = list(dict.fromkeys(_absolute(source) for source in expanded))
+    if not sessions:
+        raise BatchError(f"no NWB files in {', '.join(map(str, sources))}"
+                         + (f" matching {glob!r}" if glob else "") + "; check the paths (and the glob)")
+    return sessions
+
+
+def plan_outputs(sessions: Sequence[str], out: Path) -> dict[str, Path]:
+    """The output file of each session in ``out``; two sessions that would share one are an error."""
+    from .sources import output_name
+
+    outputs: dict[str, Path] = {}
+    owners: dict[Path, str] = {}
+    for source in sessions:
+        target = out / output_name(source)
+        if target in owners:
+            raise BatchError(f"{owners[target]} and {source} would both write {target}; "
+                             "run them into separate output folders (or rename one of the files)")
+        owners[target] = source
+        outputs[source] = target
+    return outputs
+
+
+def _absolute(source: str) -> str:
+    if "://" in source or source.upper().startswith("DANDI:"):
+        return source
+    return str(Path(source).resolve())
+
+
+def _model_for_workers(model: str | Path | None) -> str | None:
+    """Check a model here before any task needs it, and fill the cache once rather than once per worker."""
+    if model is None:
+        return None
+    from .cascade import load_model
+
+    load_model(model)
+    return str(model)
+
+
+def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path) -> list[str]:
+    """Rows for new sessions; the sessions not done, or done but whose output has gone."""
+    todo = []
+    for source in sessions:
+        row = manifest.row(source)
+        if row.status == DONE and (out / row.output).is_file():
+            continue
+        if row.status == DONE:
+            log.warning("%s: the manifest says done but %s is missing; running it again", source, out / row.output)
+        manifest.rows[source] = ManifestRow(source)  # forget the last attempt's results and error
+        todo.append(source)
+    return todo
+
+
+def _remove_partials(target: Path) -> None:
+    """Temporary files a killed task left behind for this output (see :func:`nwb_cascade.nwb.write.write_standalone`)."""
+    for partial in target.parent.glob(f".{target.stem}.partial-*.nwb"):
+        log.info("removing %s, left by an interrupted run", partial)
+        partial.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def connect(scheduler: str | Client | None, workers: int | None) -> Iterator[Client]:
+    """A client of the given scheduler, or of a local cluster (one thread per worker) started and stopped here."""
+    from distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as error:
+            raise BatchError(f"cannot reach the Dask scheduler at {scheduler} ({error}); check the address "
+                             "(e.g. tcp://host:8786) and that the scheduler is running") from error
+        with client:
+            yield client
+        return
+    n_workers = workers or default_workers()
+    log.info("starting a local Dask cluster: %d worker process(es), one thread each", n_workers)
+    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+        yield client
+
+
+def default_workers() -> int:
+    """One local worker per core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def dashboard_link(client: Client) -> str | None:
+    """The Dask dashboard's address, where the scheduler serves one.
+
+    The dashboard's pages need bokeh: a local cluster without it serves only a page
+    saying so, which is not worth announcing.
+    """
+    from distributed import LocalCluster
+
+    if "dashboard" not in client.scheduler_info(n_workers=0).get("services", {}):
+        return None
+    if isinstance(client.cluster, LocalCluster) and importlib.util.find_spec("bokeh") is None:
+        return None
+    return client.dashboard_link
+
+
+def gpu_workers(client: Client) -> int:
+    """How many workers declare the Dask resource ``GPU``."""
+    found = client.scheduler_info(n_workers=-1)["workers"].values()
+    return sum(1 for worker in found if worker.get("resources", {}).get(GPU, 0) > 0)
+
+
+def submit(client: Client, todo: Sequence[str], sessions: dict[str, Path], options: dict[str, Any]) -> dict[Future, str]:
+    """One task per session; on GPU workers one task per GPU, run with ``device="cuda"``."""
+    resources = None
+    if gpu_workers(client):
+        resources = {GPU: 1}
+        options = {**options, "device": options["device"] or "cuda"}
+        log.info("the cluster has GPU workers: one session per GPU, on %s", options["device"])
+    run = uuid.uuid4().hex[:8]
+    futures = {}
+    for index, source in enumerate(todo):
+        future = client.submit(run_session, source, str(sessions[source]), options, key=f"cascade-{run}-{index}",
+                               pure=False, resources=resources)
+        futures[future] = source
+    return futures
+
+
+def collect(client: Client, futures: dict[Future, str], manifest: Manifest, *, progress: bool) -> None:
+    """Record each result in the manifest as it comes in, with a progress bar; Ctrl-C cancels what is left."""
+    from distributed import as_completed
+
+    keys = {future.key for future in futures}
+    results = as_completed(futures)
+    counts = {DONE: 0, FAILED: 0}
+    next_refresh = 0.0
+    with tqdm(total=len(futures), unit="session", desc="batch", disable=not progress) as bar:
+        try:
+            while not results.is_empty():
+                for future in results.next_batch(block=False) if results.has_ready() else []:
+                    row = manifest.rows[futures[future]]
+                    row.update(_outcome(future))
+                    manifest.save()
+                    if row.status == DONE:  # what a task on a worker that died had begun for it
+                        _remove_partials(manifest.folder / row.output)
+                    counts[row.status] += 1
+                    if row.status == FAILED:
+                        log.warning("%s failed: %s", row.source, row.error)
+                    bar.update(1)
+                    next_refresh = 0.0
+                if time.monotonic() >= next_refresh:
+                    running = _running(client, keys)
+                    bar.set_postfix(done=counts[DONE], failed=counts[FAILED], running=running, refresh=True)
+                    next_refresh = time.monotonic() + 1.0
+                time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            unfinished = [future for future in futures if not future.done()]
+            log.warning("interrupted: %d session(s) finished, %d left pending in %s; run again to continue",
+                        counts[DONE] + counts[FAILED], len(unfinished), manifest.path)
+            client.cancel(unfinished)
+            raise
+
+
+def _running(client: Client, keys: set[str]) -> int:
+    """How many of ``keys`` the scheduler has handed to workers."""
+    try:
+        return sum(len(keys.intersection(tasks)) for tasks in client.processing().values())
+    except (OSError, TimeoutError):  # the scheduler is busy or restarting a worker; try again next time
+        return 0
+
+
+def _outcome(future: Future) -> dict[str, Any]:
+    """The manifest fields for a finished future: the task's own dict, or why the task itself was lost."""
+    if future.status == "finished":
+        return future.result()
+    if future.cancelled():
+        return {"status": FAILED, "error": "cancelled on the cluster before it finished", "finished": _now()}
+    error = future.exception()
+    message = f"{type(error).__name__}: {error}"
+    if type(error).__name__ == "KilledWorker":
+        message = (f"every worker that ran this session died ({error}); the session may need more memory "
+                   "than a worker has")
+    return {"status": FAILED, "error": message, "finished": _now()}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_session(source: str, output: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The task: run one session on a worker and return its manifest fields (an error becomes a failed row).
+
+    The output is written with ``overwrite=True``: the manifest, not the folder, says
+    what is done, so a file a cancelled task finished is simply written again.
+    """
+    import torch
+
+    from .nwb import extension  # noqa: F401  (registers the ndx-cascade namespace in this worker process)
+    from .run import infer
+
+    # one CPU thread per task: Dask runs one task per worker thread, and workers are sized to the cores
+    torch.set_num_threads(1)
+    worker = _worker_address()
+    start = time.perf_counter()
+    try:
+        summary = infer(source, output, overwrite=True, progress=False, **options)
+    except Exception as error:  # one failing session must never stop the others: it becomes a row
+        log.info("%s failed", source, exc_info=True)  # the traceback, for the worker's log
+        return {"status": FAILED, "error": f"{type(error).__name__}: {error}", "worker": worker,
+                "seconds": time.perf_counter() - start, "finished": _now()}
+    return {
+        "status": DONE, "output": Path(output).name, "rois": summary.n_rois, "frames": summary.n_frames,
+        "frame_rate": summary.frame_rate, "noise_median": summary.noise_median,
+        "noise_min": summary.noise_range[0], "noise_max": summary.noise_range[1], "model": summary.model,
+        "spikes": summary.n_spikes, "seconds": time.perf_counter() - start, "worker": worker,
+        "finished": _now(), "error": "",
+    }
+
+
+def _worker_address() -> str:
+    from distributed import get_worker
+
+    try:
+        return get_worker().address
+    except ValueError:  # called outside a worker (e.g. directly, in tests)
+        return ""
