@@ -23,6 +23,7 @@ from .cascade import CascadeModel, discrete_spikes as fit_spikes, load_model, no
 from .cascade.zoo import default_model_name
 from .nwb.read import NWBInputError, SeriesInfo, choose_series, find_series, frame_rate, read_traces
 from .nwb.write import Inference, append_results, check_writable, build_results, write_standalone, MODULE
+from .sources import Source, SourceError, open_remote, resolve, source_error_in
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,47 @@ class RunSummary:
 
 
 @contextlib.contextmanager
-def open_nwb(path: str | Path, mode: str = "r") -> Iterator[tuple[NWBHDF5IO, NWBFile]]:
-    """Open an NWB file, turning the ways this fails into messages that say what to do.
+def open_nwb(source: str | Path | Source, mode: str = "r") -> Iterator[tuple[NWBHDF5IO, NWBFile]]:
+    """Open an NWB file, local or remote, turning the ways this fails into messages that say what to do.
 
-    ``mode`` is "r" or "a" (append).  Yields the IO object and the file's contents.
+    ``source`` is a path, a URL, a DANDI asset (see :mod:`nwb_cascade.sources`) or a
+    resolved :class:`~nwb_cascade.sources.Source`; ``mode`` is "r" or "a" (append, local
+    files only).  Yields the IO object and the file's contents.  A remote read that fails
+    after its retries raises :class:`~nwb_cascade.sources.SourceError`, also from inside
+    the ``with`` block.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    source = source if isinstance(source, Source) else resolve(source)
+    if source.remote and mode != "r":
+        raise SourceError(f"{source.text} is remote and read-only: write the results to a new local file instead")
+    with _open_h5(source, mode) as handle:
+        try:
+            if "nwb_version" not in handle.attrs:
+                raise NWBInputError(f"{source.text} is an HDF5 file but not an NWB file (it has no nwb_version attribute)")
+            io = NWBHDF5IO(mode=mode, file=handle, load_namespaces=True)
+            try:
+                nwbfile = io.read()
+            except Exception as error:
+                cause = source_error_in(error)
+                if cause is not None:
+                    raise cause from error
+                raise NWBInputError(
+                    f"{source.text}: pynwb cannot read this NWB file ({type(error).__name__}: {error})"
+                ) from error
+            yield io, nwbfile
+        except OSError as error:
+            cause = source_error_in(error)
+            if cause is None:
+                raise
+            raise cause from error
+
+
+@contextlib.contextmanager
+def _open_h5(source: Source, mode: str) -> Iterator[h5py.File]:
+    if source.remote:
+        with open_remote(source) as handle:
+            yield handle
+        return
+    path = source.path
     if not h5py.is_hdf5(path):
         raise NWBInputError(f"{path} is not an HDF5 file, so not an NWB file (NWB files written by pynwb are HDF5)")
     try:
@@ -67,14 +101,7 @@ def open_nwb(path: str | Path, mode: str = "r") -> Iterator[tuple[NWBHDF5IO, NWB
             ) from error
         raise
     try:
-        if "nwb_version" not in handle.attrs:
-            raise NWBInputError(f"{path} is an HDF5 file but not an NWB file (it has no nwb_version attribute)")
-        io = NWBHDF5IO(mode=mode, file=handle, load_namespaces=True)
-        try:
-            nwbfile = io.read()
-        except Exception as error:
-            raise NWBInputError(f"{path}: pynwb cannot read this NWB file ({type(error).__name__}: {error})") from error
-        yield io, nwbfile
+        yield handle
     finally:
         with contextlib.suppress(Exception):
             handle.close()
@@ -153,11 +180,14 @@ def annotate(
     -------
     RunSummary
     """
-    path = Path(path)
+    source = resolve(path)
+    if source.remote:
+        raise SourceError(f"{path} is remote and read-only: use infer() (nwb-cascade infer --output) to write the "
+                          "results to a new local file")
+    path = source.path
     start = time.perf_counter()
-    if path.is_file():
-        check_writable(path)
-    with open_nwb(path, "a") as (io, nwbfile):
+    check_writable(path)
+    with open_nwb(source, "a") as (io, nwbfile):
         info = choose_series(nwbfile, series)
         module = nwbfile.processing.get(MODULE)
         if module is not None and info.name in module.data_interfaces and not overwrite:
@@ -166,7 +196,7 @@ def annotate(
                 "pass overwrite=True (--overwrite) to replace them"
             )
         provenance = {"source_identifier": nwbfile.identifier, "source_series_path": info.path,
-                      "source_url": str(path.resolve())}
+                      **source.provenance()}
         inference = infer_series(info, model, threshold=threshold, discrete_spikes=discrete_spikes, device=device,
                                  progress=progress, provenance=provenance)
         append_results(io, nwbfile, path, lambda name: build_results(inference, info.series, name), info.name,
@@ -175,7 +205,7 @@ def annotate(
 
 
 def infer(
-    source: str | Path,
+    source: str | Path | Source,
     output: str | Path,
     *,
     series: str | None = None,
@@ -191,18 +221,22 @@ def infer(
 
     The new file holds the session and subject metadata, the imaging plane, the ROI
     table, a copy of the source series, and the results; the source is not touched.
-    See :func:`annotate` for the parameters; ``output`` must not exist unless ``overwrite``.
+    ``source`` is a local path, an http(s) URL or a DANDI asset (``DANDI:000728/sub-.../
+    file.nwb[@VERSION]``, a DANDI web or API URL), streamed when remote; its URL and
+    DANDI ids go into the provenance.  See :func:`annotate` for the other parameters;
+    ``output`` must not exist unless ``overwrite``, and is written under a temporary
+    name and renamed only when complete.
     """
-    source, output = Path(source), Path(output)
+    output = Path(output)
     start = time.perf_counter()
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} exists; choose another output or pass overwrite=True (--overwrite)")
-    if output.exists() and source.exists() and output.resolve() == source.resolve():
+    resolved = source if isinstance(source, Source) else resolve(source)
+    if not resolved.remote and output.exists() and output.resolve() == resolved.path.resolve():
         raise NWBInputError("the output is the input file; use annotate() (--in-place) to add results to it")
-    with open_nwb(source, "r") as (_, nwbfile):
+    with open_nwb(resolved, "r") as (_, nwbfile):
         info = choose_series(nwbfile, series)
-        details = {"source_identifier": nwbfile.identifier, "source_series_path": info.path,
-                   "source_url": str(source.resolve())}
+        details = {"source_identifier": nwbfile.identifier, "source_series_path": info.path, **resolved.provenance()}
         details.update(provenance or {})
         inference = infer_series(info, model, threshold=threshold, discrete_spikes=discrete_spikes, device=device,
                                  progress=progress, provenance=details)

@@ -46,11 +46,15 @@ class ModelEntry:
     size: int | None = None
 
 
-def cache_dir() -> Path:
-    """Folder of downloaded models: ``$NWB_CASCADE_CACHE/models`` or the user cache directory."""
+def cache_root() -> Path:
+    """The package's cache folder: ``$NWB_CASCADE_CACHE`` or the user cache directory."""
     root = os.environ.get("NWB_CASCADE_CACHE")
-    base = Path(root) if root else Path(platformdirs.user_cache_dir("nwb-cascade"))
-    return base / "models"
+    return Path(root) if root else Path(platformdirs.user_cache_dir("nwb-cascade"))
+
+
+def cache_dir() -> Path:
+    """Folder of downloaded models: ``models/`` in :func:`cache_root`."""
+    return cache_root() / "models"
 
 
 def registry(source: str | Path | dict[str, Any] | None = None) -> dict[str, ModelEntry]:

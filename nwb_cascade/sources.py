@@ -1,0 +1,474 @@
+"""Where NWB files come from: a local path, an http(s) URL or a DANDI asset, opened read-only.
+
+A source is named by a string:
+
+- a local path: ``session.nwb``;
+- an http(s) URL of the file itself: ``https://dandiarchive.s3.amazonaws.com/blobs/...``;
+- a DANDI asset: ``DANDI:000728/sub-.../file.nwb``, optionally with ``@VERSION`` at the end
+  (``@0.240827.1809``, ``@draft``; default: the most recent published version, else the draft),
+  a DANDI web URL (``https://dandiarchive.org/dandiset/000728/draft/files?location=sub-.../file.nwb``)
+  or an API URL (``https://api.dandiarchive.org/api/assets/<asset id>/download/``, also
+  with ``dandisets/<id>/versions/<version>/`` before ``assets``).
+
+DANDI assets are resolved with the ``dandi`` client to their content URL (redirects
+followed, query stripped, except for embargoed assets, whose signed URL needs it);
+public assets need no token, embargoed ones read the user's ``DANDI_API_KEY``.  The API
+is ``https://api.dandiarchive.org/api`` unless ``$NWB_CASCADE_DANDI_API_URL`` names another.
+
+Remote files are streamed, never downloaded whole: h5py reads through a file object
+(:class:`RemoteFile`) backed by fsspec's HTTP file system with an on-disk block cache
+(``streams/`` in the package cache folder), so only the blocks HDF5 asks for travel, in
+requests of at least one block, and a second run reads them from disk.  fsspec was chosen
+over remfile by measurement (``benchmarks/streaming.py``): remfile learns a file's size with
+a GET that it aborts, which on a fast link transfers megabytes that are thrown away, and
+its read-ahead grows past what HDF5 needs; for the same session remfile moved 2.3× the
+bytes.  Failed reads (dropped connections, server errors, timeouts) are retried with
+exponential backoff; after the last attempt a :class:`SourceError` says what failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import io
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import h5py
+
+log = logging.getLogger(__name__)
+
+DANDI_API_URL = "https://api.dandiarchive.org/api"
+BLOCK_SIZE = 1 << 20
+ATTEMPTS = 5
+BACKOFF = 0.5
+
+_DANDI_ID = r"(?P<dandiset>\d{6})"
+_VERSION = r"(?:draft|\d+\.\d+\.\d+)"
+_DANDI_REFERENCE = re.compile(
+    rf"^DANDI:{_DANDI_ID}(?:@(?P<version>{_VERSION}))?(?:/(?P<path>.+?))?(?:@(?P<path_version>{_VERSION}))?/?$",
+    re.IGNORECASE,
+)
+_DANDI_WEB = re.compile(
+    rf"^https?://(?:www\.|gui\.)?dandiarchive\.org/(?:#/)?dandiset/{_DANDI_ID}(?:/(?P<version>{_VERSION}))?"
+    r"(?:/files)?/?(?:\?(?P<query>.*))?$"
+)
+_DANDI_API = re.compile(
+    rf"^(?P<api>https?://[^/]+(?:/[^?#]*?)?/api)/(?:dandisets/{_DANDI_ID}/versions/(?P<version>{_VERSION})/)?"
+    r"assets/(?P<asset>[0-9a-fA-F-]{36})(?:/download)?/?$"
+)
+
+
+class SourceError(Exception):
+    """A source cannot be found, resolved or read; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One NWB file, local or remote, with where it came from.
+
+    Attributes
+    ----------
+    text
+        The string the user gave.
+    path
+        The local file (local sources).
+    url
+        The URL the bytes are read from (remote sources).
+    dandiset_id, dandiset_version, asset_id, asset_path
+        The DANDI asset, for DANDI sources.
+    size
+        Size in bytes, when known before opening.
+    embargoed
+        Whether the asset needed a token.
+    """
+
+    text: str
+    path: Path | None = None
+    url: str | None = None
+    dandiset_id: str | None = None
+    dandiset_version: str | None = None
+    asset_id: str | None = None
+    asset_path: str | None = None
+    size: int | None = None
+    embargoed: bool = False
+
+    @property
+    def remote(self) -> bool:
+        return self.path is None
+
+    @property
+    def name(self) -> str:
+        """The file name: of the asset path, the URL path or the local path."""
+        if self.asset_path:
+            return Path(self.asset_path).name
+        if self.path is not None:
+            return self.path.name
+        return Path(unquote(urlparse(self.url or "").path)).name or "remote.nwb"
+
+    def provenance(self) -> dict[str, str]:
+        """The provenance fields of the results (``source_url`` and, for DANDI, the dandiset and asset)."""
+        fields = {
+            "source_url": str(self.path.resolve()) if self.path is not None else self.url,
+            "dandiset_id": self.dandiset_id,
+            "dandiset_version": self.dandiset_version,
+            "asset_id": self.asset_id,
+        }
+        return {key: value for key, value in fields.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class _DandiReference:
+    api_url: str
+    dandiset_id: str | None = None
+    version: str | None = None
+    path: str | None = None
+    asset_id: str | None = None
+
+
+def dandi_api_url() -> str:
+    """The DANDI API in use: ``$NWB_CASCADE_DANDI_API_URL`` or the public archive's."""
+    return os.environ.get("NWB_CASCADE_DANDI_API_URL", DANDI_API_URL).rstrip("/")
+
+
+def _parse_dandi(text: str) -> _DandiReference | None:
+    """The DANDI asset (or dandiset) a string names, or None when it names none."""
+    if match := _DANDI_REFERENCE.match(text):
+        return _DandiReference(dandi_api_url(), match["dandiset"], match["version"] or match["path_version"],
+                               match["path"])
+    if match := _DANDI_WEB.match(text):
+        query = parse_qs(match["query"] or "")
+        location = query.get("location", [None])[0]
+        return _DandiReference(dandi_api_url(), match["dandiset"], match["version"], location.strip("/") if location
+                               else None)
+    if match := _DANDI_API.match(text):
+        return _DandiReference(match["api"], match["dandiset"], match["version"], None, match["asset"].lower())
+    return None
+
+
+def is_dandiset(text: str) -> bool:
+    """Whether ``text`` names a whole dandiset (``DANDI:000728``, optionally ``@VERSION``), not one asset."""
+    reference = _parse_dandi(text)
+    return reference is not None and reference.path is None and reference.asset_id is None
+
+
+def _dandi_client(api_url: str) -> Any:
+    """A dandi API client, authenticated when ``DANDI_API_KEY`` is set."""
+    os.environ.setdefault("DANDI_NO_ET", "1")  # the dandi client's version check phones home; not ours to make
+    from dandi.dandiapi import DandiAPIClient
+
+    token = os.environ.get("DANDI_API_KEY") or None
+    try:
+        return DandiAPIClient(api_url=api_url, token=token)
+    except Exception as error:
+        raise SourceError(_dandi_message(error, f"cannot reach the DANDI API at {api_url}")) from error
+
+
+def _dandi_message(error: Exception, what: str) -> str:
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if status in (401, 403):
+        hint = ("it is embargoed or private: set DANDI_API_KEY to an API key of an account with access"
+                if not os.environ.get("DANDI_API_KEY") else "the DANDI_API_KEY given has no access to it")
+        return f"{what}: {hint}"
+    if status == 404 or type(error).__name__ == "NotFoundError":
+        return f"{what}: not found ({error}); check the dandiset id, version and asset path (nwb-cascade dandi ls)"
+    return f"{what}: {type(error).__name__}: {error}"
+
+
+def resolve(text: str | Path) -> Source:
+    """The :class:`Source` a string names; DANDI assets are looked up (one API call or three).
+
+    Raises
+    ------
+    SourceError
+        For a DANDI reference that names no asset, or an asset that does not exist or needs
+        a token.
+    FileNotFoundError
+        For a local path that does not exist.
+    """
+    if isinstance(text, Path):
+        return _local(text)
+    reference = _parse_dandi(text)
+    if reference is not None:
+        return _resolve_dandi(text, reference)
+    if re.match(r"^https?://", text, re.IGNORECASE):
+        return Source(text=text, url=text)
+    return _local(Path(text))
+
+
+def _local(path: Path) -> Source:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file" + ("" if not path.is_dir() else " (it is a folder)"))
+    return Source(text=str(path), path=path)
+
+
+def _resolve_dandi(text: str, reference: _DandiReference) -> Source:
+    if reference.path is None and reference.asset_id is None:
+        raise SourceError(
+            f"{text} names a dandiset, not one file: add the asset path (DANDI:{reference.dandiset_id}/sub-.../"
+            f"file.nwb); `nwb-cascade dandi ls DANDI:{reference.dandiset_id}` lists them"
+        )
+    client = _dandi_client(reference.api_url)
+    what = f"DANDI asset {text}"
+    try:
+        if reference.dandiset_id is None:
+            asset = client.get_asset(reference.asset_id)
+            dandiset_id = version = None
+        else:
+            dandiset = client.get_dandiset(reference.dandiset_id, reference.version, lazy=False)
+            asset = (dandiset.get_asset(reference.asset_id) if reference.asset_id
+                     else dandiset.get_asset_by_path(reference.path))
+            dandiset_id, version = dandiset.identifier, dandiset.version_id
+        embargoed = bool(client.session.headers.get("Authorization")) and _is_embargoed(client, dandiset_id)
+        url = asset.get_content_url(follow_redirects=True, strip_query=not embargoed)
+    except SourceError:
+        raise
+    except Exception as error:
+        raise SourceError(_dandi_message(error, what)) from error
+    log.info("%s -> %s", text, url)
+    return Source(text=text, url=url, dandiset_id=dandiset_id, dandiset_version=version, asset_id=asset.identifier,
+                  asset_path=asset.path, size=asset.size, embargoed=embargoed)
+
+
+def _is_embargoed(client: Any, dandiset_id: str | None) -> bool:
+    if dandiset_id is None:
+        return True  # unknown: keep the signed query
+    data = client.get(f"/dandisets/{dandiset_id}/")
+    return data.get("embargo_status", "OPEN") != "OPEN"
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    """One asset of a dandiset, as ``dandi ls`` lists it."""
+
+    path: str
+    size: int
+    asset_id: str
+    modified: str = ""
+    reference: str = field(default="", compare=False)
+
+
+def list_assets(dandiset: str, glob: str | None = None) -> list[AssetInfo]:
+    """The NWB assets of a dandiset (``DANDI:000728`` or ``000728``, optionally ``@VERSION``),
+    sorted by path, whose paths match ``glob`` (fnmatch, ``*`` crosses ``/``; default ``*.nwb``)."""
+    text = dandiset if dandiset.upper().startswith("DANDI:") else f"DANDI:{dandiset}"
+    reference = _parse_dandi(text)
+    if reference is None or not is_dandiset(text):
+        raise SourceError(f"{dandiset!r} is not a dandiset (expected DANDI:000728, optionally @VERSION)")
+    client = _dandi_client(reference.api_url)
+    pattern = glob or "*.nwb"
+    try:
+        remote = client.get_dandiset(reference.dandiset_id, reference.version, lazy=False)
+        version = remote.version_id
+        assets = [asset for asset in remote.get_assets(order="path") if fnmatch.fnmatch(asset.path, pattern)]
+    except Exception as error:
+        raise SourceError(_dandi_message(error, f"dandiset {dandiset}")) from error
+    return [AssetInfo(asset.path, asset.size, asset.identifier, str(asset.modified),
+                      f"DANDI:{reference.dandiset_id}/{asset.path}@{version}") for asset in assets]
+
+
+def expand_sources(items: Sequence[str | Path], glob: str | None = None) -> list[str]:
+    """The NWB files that ``items`` name, one string per file.
+
+    Local files and URLs stay as they are; local folders become their ``*.nwb`` files
+    (recursive, sorted); a whole dandiset (``DANDI:000728``, optionally ``@VERSION``)
+    becomes one ``DANDI:000728/<asset path>@<version>`` per NWB asset matching ``glob``
+    (``glob`` filters folder contents too, matched against paths relative to the folder).
+    """
+    expanded: list[str] = []
+    for item in items:
+        text = str(item)
+        if is_dandiset(text):
+            expanded.extend(asset.reference for asset in list_assets(text, glob))
+        elif Path(text).is_dir():
+            files = sorted(Path(text).rglob("*.nwb"))
+            expanded.extend(str(file) for file in files
+                            if glob is None or fnmatch.fnmatch(file.relative_to(text).as_posix(), glob))
+        else:
+            expanded.append(text)
+    return list(dict.fromkeys(expanded))
+
+
+def output_name(source: str | Source, suffix: str = "_cascade") -> str:
+    """A local file name for the results of ``source``: the file name of its asset, URL or path
+    with ``suffix`` before ``.nwb``; for DANDI assets the folders of the asset path join the
+    name with ``_`` only when the file name alone does not say which session it is."""
+    if isinstance(source, str):
+        reference = _parse_dandi(source)
+        if reference is not None and reference.path:
+            name = Path(reference.path).name
+        elif re.match(r"^https?://", source, re.IGNORECASE):
+            name = Path(unquote(urlparse(source).path)).name or "remote.nwb"
+        else:
+            name = Path(source).name
+    else:
+        name = source.name
+    stem = name[:-4] if name.lower().endswith(".nwb") else name
+    return f"{stem}{suffix}.nwb"
+
+
+class RemoteFile(io.RawIOBase):
+    """A read-only, seekable file over HTTP(S) for h5py: block reads through fsspec,
+    cached on disk, retried with backoff.
+
+    Parameters
+    ----------
+    url
+        The file's URL (the server must honour ``Range``).
+    cache
+        Folder of the on-disk block cache; None keeps blocks in memory only (at most
+        32 blocks).
+    block_size
+        Bytes per request at least (and per cached block).
+    attempts, backoff
+        Tries per read, and the first wait in seconds (doubled after each failure).
+    """
+
+    def __init__(self, url: str, *, cache: str | Path | None = None, block_size: int = BLOCK_SIZE,
+                 attempts: int = ATTEMPTS, backoff: float = BACKOFF) -> None:
+        super().__init__()
+        self.url = url
+        self._cache = None if cache is None else Path(cache)
+        self._block_size = block_size
+        self._attempts = max(1, attempts)
+        self._backoff = backoff
+        self._position = 0
+        self._file: Any = None
+        self._retrying(self._open, "open")
+        self.size = int(self._file.size)
+
+    def _open(self) -> None:
+        import fsspec
+
+        if self._file is not None:
+            with contextlib.suppress(Exception):
+                self._file.close()
+        protocol = urlparse(self.url).scheme
+        if self._cache is not None:
+            self._cache.mkdir(parents=True, exist_ok=True)
+            filesystem = fsspec.filesystem("blockcache", target_protocol=protocol, cache_storage=str(self._cache),
+                                           skip_instance_cache=True)
+            self._file = filesystem.open(self.url, "rb", block_size=self._block_size)
+        else:
+            filesystem = fsspec.filesystem(protocol, skip_instance_cache=True)
+            self._file = filesystem.open(self.url, "rb", block_size=self._block_size, cache_type="blockcache")
+
+    def _retrying(self, action: Any, what: str) -> Any:
+        for attempt in range(self._attempts):
+            try:
+                return action()
+            except Exception as error:
+                if _permanent(error):
+                    raise SourceError(_http_message(self.url, error)) from error
+                if attempt == self._attempts - 1:
+                    raise SourceError(
+                        f"{what} of {self.url} failed {self._attempts} times ({type(error).__name__}: {error}); "
+                        "check the network connection and that the server is up, then run again"
+                    ) from error
+                delay = self._backoff * 2**attempt
+                log.warning("%s of %s failed (%s: %s); retrying in %.1f s", what, self.url, type(error).__name__,
+                            error, delay)
+                time.sleep(delay)
+                with contextlib.suppress(Exception):
+                    self._open()
+        raise AssertionError("unreachable")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = base + offset
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), max(0, self.size - self._position))
+        if wanted == 0:
+            return 0
+
+        def read() -> bytes:
+            self._file.seek(self._position)
+            data = self._file.read(wanted)
+            if len(data) != wanted:
+                raise OSError(f"short read: {len(data)} of {wanted} bytes at offset {self._position}")
+            return data
+
+        data = self._retrying(read, f"reading {wanted} bytes at offset {self._position}")
+        memoryview(buffer)[:wanted] = data
+        self._position += wanted
+        return wanted
+
+    def close(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(Exception):
+                self._file.close()
+        super().close()
+
+
+def _permanent(error: Exception) -> bool:
+    """Whether retrying cannot help: the file is missing or access is refused."""
+    if isinstance(error, (FileNotFoundError, PermissionError, SourceError)):
+        return True
+    status = getattr(error, "status", None) or getattr(error, "code", None)
+    return isinstance(status, int) and 400 <= status < 500 and status not in (408, 429)
+
+
+def _http_message(url: str, error: Exception) -> str:
+    status = getattr(error, "status", None) or getattr(error, "code", None)
+    if isinstance(error, FileNotFoundError) or status == 404:
+        return f"{url}: not found (HTTP 404); check the URL (a DANDI asset's content URL may have moved: resolve it again)"
+    if status in (401, 403) or isinstance(error, PermissionError):
+        return f"{url}: access refused (HTTP {status}); an embargoed DANDI asset needs DANDI_API_KEY"
+    return f"{url}: {type(error).__name__}: {error}"
+
+
+def stream_cache_dir() -> Path:
+    """The on-disk block cache of streamed files: ``streams/`` in the package cache folder."""
+    from .cascade.zoo import cache_root
+
+    return cache_root() / "streams"
+
+
+@contextlib.contextmanager
+def open_remote(source: Source, *, cache: bool = True) -> Iterator[h5py.File]:
+    """Open a remote source read-only as an h5py file through :class:`RemoteFile`."""
+    remote = RemoteFile(source.url, cache=stream_cache_dir() if cache else None)
+    try:
+        try:
+            handle = h5py.File(remote, "r")
+        except OSError as error:
+            cause = source_error_in(error)
+            if cause is not None:
+                raise cause from error
+            raise SourceError(f"{source.text} is not a readable HDF5 (NWB) file ({error})") from error
+        try:
+            yield handle
+        finally:
+            with contextlib.suppress(Exception):
+                handle.close()
+    finally:
+        remote.close()
+
+
+def source_error_in(error: BaseException) -> SourceError | None:
+    """The :class:`SourceError` behind an error that h5py raised while reading a remote file, if any."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, SourceError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
