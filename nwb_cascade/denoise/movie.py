@@ -1,0 +1,116 @@
+"""Movies as the denoiser sees them: any array-like of frames × height × width, read block by block.
+
+Accepted are numpy arrays, h5py datasets, and objects with such a ``.data``
+(a pynwb ``TwoPhotonSeries``).  Blocks are read as float32 with NaN pixels
+filled; results are written back to the input's dtype without integer
+wrap-around.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: Frames read at once when computing statistics or loading training frames.
+READ_BLOCK_BYTES = 64 << 20
+
+
+class MovieError(ValueError):
+    """A movie the denoiser cannot use as given, with what to do about it."""
+
+
+def as_movie(source: Any) -> Any:
+    """The frames × height × width array-like behind ``source`` (an array, a dataset, or a series' ``.data``)."""
+    movie = source.data if hasattr(source, "data") and not isinstance(source, np.ndarray) else source
+    if not hasattr(movie, "shape") or not hasattr(movie, "__getitem__"):
+        raise MovieError(f"{type(source).__name__} is not a movie: give an array, an h5py dataset or a TwoPhotonSeries")
+    shape = tuple(movie.shape)
+    if len(shape) == 2:
+        raise MovieError(
+            f"this series holds one 2D image of {shape[0]}×{shape[1]} pixels, not a movie; the denoiser learns "
+            "from consecutive frames, so it needs frames × height × width data"
+        )
+    if len(shape) == 4:
+        raise MovieError(
+            f"this series is volumetric ({'×'.join(map(str, shape))}: frames × height × width × planes); "
+            "denoise one plane at a time (e.g. movie[..., plane])"
+        )
+    if len(shape) != 3:
+        raise MovieError(f"a movie must be frames × height × width; this one has shape {shape}")
+    if np.dtype(movie.dtype).kind not in "uif":
+        raise MovieError(f"movie data of dtype {movie.dtype} cannot be denoised; give integer or float pixels")
+    return movie
+
+
+def frame_range(n_frames: int, frames: slice | tuple[int, int] | None) -> tuple[int, int]:
+    """``frames`` (a slice or (start, stop), Python conventions, negative from the end) as checked bounds."""
+    if frames is None:
+        return 0, n_frames
+    if isinstance(frames, tuple):
+        frames = slice(*frames)
+    start, stop, step = frames.indices(n_frames)
+    if step != 1:
+        raise MovieError(f"frames must be a contiguous range, not every {step}th frame")
+    if stop <= start:
+        raise MovieError(f"frames {frames.start}:{frames.stop} select no frame of a movie of {n_frames}")
+    return start, stop
+
+
+def block_frames(movie: Any, max_bytes: int = READ_BLOCK_BYTES) -> int:
+    """How many frames of ``movie`` fit in ``max_bytes`` as float32 (at least one)."""
+    frame_bytes = int(np.prod(movie.shape[1:])) * 4
+    return max(1, max_bytes // frame_bytes)
+
+
+def read_block(movie: Any, start: int, stop: int, fill: float | None = None) -> np.ndarray:
+    """Frames ``[start, stop)`` as float32; NaN pixels are set to ``fill`` when given."""
+    block = np.asarray(movie[start:stop], dtype=np.float32)
+    if fill is not None and block.dtype.kind == "f":
+        np.nan_to_num(block, copy=False, nan=fill, posinf=fill, neginf=fill)
+    return block
+
+
+def statistics(movie: Any, start: int, stop: int) -> tuple[float, float, float]:
+    """Mean, standard deviation and the fraction of NaN pixels of frames ``[start, stop)``, read block by block."""
+    total = total_sq = count = nans = 0.0
+    step = block_frames(movie)
+    for first in range(start, stop, step):
+        block = read_block(movie, first, min(stop, first + step)).astype(np.float64)
+        finite = np.isfinite(block)
+        values = block[finite]
+        total += values.sum()
+        total_sq += np.square(values).sum()
+        count += values.size
+        nans += block.size - values.size
+    if count == 0:
+        raise MovieError(f"frames {start}:{stop} hold no finite pixel (all NaN); nothing to learn from")
+    mean = total / count
+    std = float(np.sqrt(max(total_sq / count - mean**2, 0.0)))
+    return float(mean), std, float(nans / (count + nans))
+
+
+def check_saturation(movie: Any, block: np.ndarray) -> None:
+    """Warn when many pixels of an integer movie sit at the dtype's maximum (clipped by the digitiser)."""
+    dtype = np.dtype(movie.dtype)
+    if dtype.kind not in "ui":
+        return
+    saturated = float(np.mean(block >= np.iinfo(dtype).max))
+    if saturated > 1e-3:
+        log.warning(
+            "%.2g%% of the pixels read are at the %s maximum (%d): they are saturated, their true brightness is "
+            "unknown, and the denoised values there are underestimates (the output is clipped to the %s range)",
+            100 * saturated, dtype, np.iinfo(dtype).max, dtype,
+        )
+
+
+def to_dtype(block: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``block`` in ``dtype``: integers rounded and clipped to the dtype's range (no wrap-around)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "ui":
+        info = np.iinfo(dtype)
+        return np.clip(np.rint(block), info.min, info.max).astype(dtype)
+    return block.astype(dtype, copy=False)
