@@ -30,16 +30,19 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import io
+import itertools
 import logging
 import os
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import unquote, urlparse
 
 import h5py
 
@@ -144,8 +147,9 @@ def _parse_dandi(text: str) -> _DandiReference | None:
         return _DandiReference(dandi_api_url(), match["dandiset"], match["version"] or match["path_version"],
                                match["path"])
     if match := _DANDI_WEB.match(text):
-        query = parse_qs(match["query"] or "")
-        location = query.get("location", [None])[0]
+        # a literal "+" stays "+" (asset paths hold many: behavior+ophys), so no form decoding
+        fields = dict(part.partition("=")[::2] for part in (match["query"] or "").split("&") if part)
+        location = unquote(fields["location"]) if fields.get("location") else None
         return _DandiReference(dandi_api_url(), match["dandiset"], match["version"], location.strip("/") if location
                                else None)
     if match := _DANDI_API.match(text):
@@ -315,50 +319,51 @@ def output_name(source: str | Source, suffix: str = "_cascade") -> str:
 
 
 class RemoteFile(io.RawIOBase):
-    """A read-only, seekable file over HTTP(S) for h5py: block reads through fsspec,
-    cached on disk, retried with backoff.
+    """A read-only, seekable file over HTTP(S) for h5py: whole blocks fetched with fsspec,
+    kept in a small in-memory LRU and, optionally, on disk; failed fetches retried with backoff.
+
+    A read fetches the blocks it touches that are not cached yet, each run of consecutive
+    missing blocks in one ``Range`` request; a block is cached only once all its bytes have
+    arrived, so a dropped connection never leaves a damaged cache behind.
 
     Parameters
     ----------
     url
         The file's URL (the server must honour ``Range``).
     cache
-        Folder of the on-disk block cache; None keeps blocks in memory only (at most
-        32 blocks).
+        Folder of the on-disk block cache (one sub-folder per URL); None keeps blocks in
+        memory only.
     block_size
-        Bytes per request at least (and per cached block).
+        Bytes per block: the smallest request.
+    memory_blocks
+        Blocks kept in memory (memory stays below ``memory_blocks × block_size``).
     attempts, backoff
-        Tries per read, and the first wait in seconds (doubled after each failure).
+        Tries per request, and the first wait in seconds (doubled after each failure);
+        default ``$NWB_CASCADE_RETRIES`` (5) and ``$NWB_CASCADE_BACKOFF`` (0.5 s).
     """
 
     def __init__(self, url: str, *, cache: str | Path | None = None, block_size: int = BLOCK_SIZE,
-                 attempts: int = ATTEMPTS, backoff: float = BACKOFF) -> None:
-        super().__init__()
-        self.url = url
-        self._cache = None if cache is None else Path(cache)
-        self._block_size = block_size
-        self._attempts = max(1, attempts)
-        self._backoff = backoff
-        self._position = 0
-        self._file: Any = None
-        self._retrying(self._open, "open")
-        self.size = int(self._file.size)
-
-    def _open(self) -> None:
+                 memory_blocks: int = 64, attempts: int | None = None, backoff: float | None = None) -> None:
         import fsspec
 
-        if self._file is not None:
-            with contextlib.suppress(Exception):
-                self._file.close()
-        protocol = urlparse(self.url).scheme
-        if self._cache is not None:
-            self._cache.mkdir(parents=True, exist_ok=True)
-            filesystem = fsspec.filesystem("blockcache", target_protocol=protocol, cache_storage=str(self._cache),
-                                           skip_instance_cache=True)
-            self._file = filesystem.open(self.url, "rb", block_size=self._block_size)
-        else:
-            filesystem = fsspec.filesystem(protocol, skip_instance_cache=True)
-            self._file = filesystem.open(self.url, "rb", block_size=self._block_size, cache_type="blockcache")
+        super().__init__()
+        self.url = url
+        self.block_size = block_size
+        self.requests = 0
+        self.bytes_fetched = 0
+        self._memory: OrderedDict[int, bytes] = OrderedDict()
+        self._memory_blocks = max(2, memory_blocks)
+        self._attempts = max(1, attempts if attempts is not None else int(os.environ.get("NWB_CASCADE_RETRIES",
+                                                                                          ATTEMPTS)))
+        self._backoff = backoff if backoff is not None else float(os.environ.get("NWB_CASCADE_BACKOFF", BACKOFF))
+        self._position = 0
+        self._filesystem = fsspec.filesystem(urlparse(url).scheme, skip_instance_cache=True)
+        self.size = int(self._retrying(lambda: self._filesystem.size(url), "asking the size"))
+        self._folder = None
+        if cache is not None:
+            key = hashlib.sha256(f"{url}|{self.size}|{block_size}".encode()).hexdigest()[:32]
+            self._folder = Path(cache) / key
+            self._folder.mkdir(parents=True, exist_ok=True)
 
     def _retrying(self, action: Any, what: str) -> Any:
         for attempt in range(self._attempts):
@@ -367,6 +372,7 @@ class RemoteFile(io.RawIOBase):
             except Exception as error:
                 if _permanent(error):
                     raise SourceError(_http_message(self.url, error)) from error
+                error = error.__cause__ if isinstance(error, FileNotFoundError) and error.__cause__ else error
                 if attempt == self._attempts - 1:
                     raise SourceError(
                         f"{what} of {self.url} failed {self._attempts} times ({type(error).__name__}: {error}); "
@@ -376,9 +382,47 @@ class RemoteFile(io.RawIOBase):
                 log.warning("%s of %s failed (%s: %s); retrying in %.1f s", what, self.url, type(error).__name__,
                             error, delay)
                 time.sleep(delay)
-                with contextlib.suppress(Exception):
-                    self._open()
         raise AssertionError("unreachable")
+
+    def _cached(self, index: int) -> bytes | None:
+        if index in self._memory:
+            self._memory.move_to_end(index)
+            return self._memory[index]
+        if self._folder is not None:
+            path = self._folder / str(index)
+            with contextlib.suppress(FileNotFoundError):
+                data = path.read_bytes()
+                self._remember(index, data)
+                return data
+        return None
+
+    def _remember(self, index: int, data: bytes) -> None:
+        self._memory[index] = data
+        self._memory.move_to_end(index)
+        while len(self._memory) > self._memory_blocks:
+            self._memory.popitem(last=False)
+
+    def _fetch(self, first: int, last: int) -> None:
+        """Fetch blocks ``first..last`` in one request and cache them."""
+        start = first * self.block_size
+        stop = min(self.size, (last + 1) * self.block_size)
+
+        def get() -> bytes:
+            self.requests += 1
+            data = self._filesystem.cat_file(self.url, start=start, end=stop)
+            if len(data) != stop - start:
+                raise OSError(f"short read: {len(data)} of {stop - start} bytes at offset {start}")
+            return data
+
+        data = self._retrying(get, f"reading bytes {start}-{stop - 1}")
+        self.bytes_fetched += len(data)
+        for index in range(first, last + 1):
+            block = data[(index - first) * self.block_size:(index - first + 1) * self.block_size]
+            self._remember(index, block)
+            if self._folder is not None:
+                partial = self._folder / f".{index}.{os.getpid()}.part"
+                partial.write_bytes(block)
+                os.replace(partial, self._folder / str(index))
 
     def readable(self) -> bool:
         return True
@@ -398,28 +442,37 @@ class RemoteFile(io.RawIOBase):
         wanted = min(len(buffer), max(0, self.size - self._position))
         if wanted == 0:
             return 0
-
-        def read() -> bytes:
-            self._file.seek(self._position)
-            data = self._file.read(wanted)
-            if len(data) != wanted:
-                raise OSError(f"short read: {len(data)} of {wanted} bytes at offset {self._position}")
-            return data
-
-        data = self._retrying(read, f"reading {wanted} bytes at offset {self._position}")
-        memoryview(buffer)[:wanted] = data
+        first, last = self._position // self.block_size, (self._position + wanted - 1) // self.block_size
+        missing = [index for index in range(first, last + 1) if self._cached(index) is None]
+        for run_start, run_stop in _runs(missing):
+            self._fetch(run_start, run_stop)
+        view, filled = memoryview(buffer), 0
+        for index in range(first, last + 1):
+            block = self._memory.get(index)
+            if block is None:  # pushed out of memory by this very read
+                block = self._cached(index)
+                if block is None:
+                    self._fetch(index, index)
+                    block = self._memory[index]
+            offset = self._position + filled - index * self.block_size
+            piece = block[offset:offset + wanted - filled]
+            view[filled:filled + len(piece)] = piece
+            filled += len(piece)
         self._position += wanted
         return wanted
 
-    def close(self) -> None:
-        if self._file is not None:
-            with contextlib.suppress(Exception):
-                self._file.close()
-        super().close()
+
+def _runs(indices: list[int]) -> Iterator[tuple[int, int]]:
+    """Runs of consecutive integers as (first, last)."""
+    for _, group in itertools.groupby(enumerate(indices), key=lambda pair: pair[1] - pair[0]):
+        members = [index for _, index in group]
+        yield members[0], members[-1]
 
 
 def _permanent(error: Exception) -> bool:
     """Whether retrying cannot help: the file is missing or access is refused."""
+    if isinstance(error, FileNotFoundError) and error.__cause__ is not None:
+        error = error.__cause__  # fsspec's size() reports any failure, a refused connection too, as a missing file
     if isinstance(error, (FileNotFoundError, PermissionError, SourceError)):
         return True
     status = getattr(error, "status", None) or getattr(error, "code", None)
@@ -427,6 +480,8 @@ def _permanent(error: Exception) -> bool:
 
 
 def _http_message(url: str, error: Exception) -> str:
+    if isinstance(error, FileNotFoundError) and error.__cause__ is not None:
+        error = error.__cause__
     status = getattr(error, "status", None) or getattr(error, "code", None)
     if isinstance(error, FileNotFoundError) or status == 404:
         return f"{url}: not found (HTTP 404); check the URL (a DANDI asset's content URL may have moved: resolve it again)"

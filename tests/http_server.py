@@ -30,6 +30,9 @@ class RangeServer:
     honour_ranges: bool = True
     log: list[tuple[str, str, int, int]] = field(default_factory=list)  # (method, path, status, bytes sent)
     faults: list[Fault] = field(default_factory=list)
+    # Extra answers before the files: each route gets (method, path with query, headers) and
+    # returns None (not mine) or (status, headers, body).
+    routes: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         server = self
@@ -47,6 +50,19 @@ class RangeServer:
                 self._serve(head=False)
 
             def _serve(self, head: bool) -> None:
+                for route in server.routes:
+                    answer = route(self.command, self.path, self.headers)
+                    if answer is not None:
+                        status, headers, body = answer
+                        self.send_response(status)
+                        for key, value in headers.items():
+                            self.send_header(key, value)
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        if not head:
+                            self.wfile.write(body)
+                        server.log.append((self.command, self.path, status, 0 if head else len(body)))
+                        return
                 fault = server._next_fault() if not head else None
                 if fault is not None and fault.status is not None:
                     self.send_response(fault.status)

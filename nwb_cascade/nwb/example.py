@@ -20,7 +20,7 @@ import numpy as np
 from hdmf.backends.hdf5 import H5DataIO
 from pynwb import NWBHDF5IO, NWBFile
 from pynwb.file import Subject
-from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
+from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel, TwoPhotonSeries
 
 LAYOUTS = {
     # layout: (segmentation container, plane segmentation, response container type, container, series)
@@ -57,8 +57,14 @@ def example_nwbfile(
     genotype: str = GCAMP6F_GENOTYPE,
     field_size: int = 64,
     seed: int = 0,
+    movie: np.ndarray | None = None,
 ) -> NWBFile:
-    """An in-memory NWB file holding ``traces`` (ROIs × frames ΔF/F) in one of :data:`LAYOUTS`."""
+    """An in-memory NWB file holding ``traces`` (ROIs × frames ΔF/F) in one of :data:`LAYOUTS`.
+
+    With ``movie`` (frames × height × width), the file also holds it as the raw
+    ``acquisition/TwoPhotonSeries`` of the imaging plane, as real sessions do (the bulk of
+    their bytes, which reading the ΔF/F must not touch).
+    """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
     segmentation_name, plane_name, container_type, container_name, series_name = LAYOUTS[layout]
@@ -103,6 +109,11 @@ def example_nwbfile(
         if layout == "fluorescence"
         else {"timestamps": 1.234 + np.arange(n_frames) / float(frame_rate)}
     )
+    if movie is not None:
+        nwbfile.add_acquisition(TwoPhotonSeries(
+            name="TwoPhotonSeries", data=H5DataIO(np.asarray(movie), chunks=(1, *np.shape(movie)[1:])),
+            imaging_plane=plane, rate=float(frame_rate), unit="n.a.", description="raw two-photon movie",
+        ))
     container = container_type(name=container_name)
     ophys.add(container)
     container.create_roi_response_series(
