@@ -12,6 +12,7 @@ from . import __version__
 from .cascade import CascadeError, download_model, list_models
 from .nwb.read import NWBInputError
 from .nwb.write import NWBWriteError
+from .sources import SourceError
 
 
 def _threshold(value: str) -> int | bool:
@@ -28,9 +29,9 @@ def main(verbose: int) -> None:
 
 
 @main.command("inspect")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file")
 def inspect_command(file: str) -> None:
-    """List the RoiResponseSeries of FILE that Cascade can use (* = the default)."""
+    """List the RoiResponseSeries of FILE (local, URL or DANDI asset) that Cascade can use (* = the default)."""
     from .run import inspect
 
     found = inspect(file)
@@ -48,20 +49,33 @@ def inspect_command(file: str) -> None:
         click.echo(f"  results: {name}")
 
 
+def _default_output(source: str) -> Path:
+    """FILE.cascade.nwb beside a local FILE; for a URL or DANDI asset, a name from its path, here."""
+    from .sources import output_name
+
+    local = Path(source)
+    return local.with_suffix(".cascade.nwb") if local.exists() else Path(output_name(source))
+
+
 @main.command("infer")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file")
 @click.option("--series", default=None, help="Path of the RoiResponseSeries (default: the only ΔF/F series).")
 @click.option("--model", default=None, help="Model name or folder (default: a published model for the frame rate).")
 @click.option("--in-place", "in_place", is_flag=True, help="Add the results to FILE itself.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="New NWB file for the results (default: FILE with .cascade.nwb).")
+              help="New NWB file for the results (default: FILE with .cascade.nwb; for remote sources a name from "
+                   "the asset path, in the working directory).")
 @click.option("--overwrite", is_flag=True, help="Replace existing results / an existing output file.")
 @click.option("--no-discrete-spikes", is_flag=True, help="Only spike rates.")
 @click.option("--threshold", type=click.Choice(["0", "1", "off"]), default="0", show_default=True)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when present).")
 def infer_command(file: str, series: str | None, model: str | None, in_place: bool, output: str | None,
                   overwrite: bool, no_discrete_spikes: bool, threshold: str, device: str | None) -> None:
-    """Infer spike rates (and discrete spikes) for FILE and write them as NWB."""
+    """Infer spike rates (and discrete spikes) for FILE and write them as NWB.
+
+    FILE is a local NWB file, an http(s) URL or a DANDI asset (DANDI:000728/sub-.../file.nwb[@VERSION],
+    or a DANDI web or API URL); remote files are streamed, and their results go to a new local file.
+    """
     from .run import annotate, infer
 
     options = dict(series=series, model=model, discrete_spikes=not no_discrete_spikes, overwrite=overwrite,
@@ -71,14 +85,50 @@ def infer_command(file: str, series: str | None, model: str | None, in_place: bo
     if in_place:
         summary = annotate(file, **options)
     else:
-        target = Path(output) if output else Path(file).with_suffix(".cascade.nwb")
+        target = Path(output) if output else _default_output(file)
         summary = infer(file, target, **options)
-    spikes = "" if summary.n_spikes is None else f", {summary.n_spikes} spikes"
-    click.echo(
-        f"{summary.output}: {summary.container} from {summary.series} ({summary.n_rois} ROIs x {summary.n_frames} "
-        f"frames at {summary.frame_rate:.4g} Hz, noise median {summary.noise_median:.2f}, model {summary.model}"
-        f"{spikes}) in {summary.seconds:.1f} s"
-    )
+    click.echo(summary.describe())
+
+
+@main.command("allen")
+@click.argument("session")
+@click.option("--out", "-o", "output", type=click.Path(dir_okay=False), default=None,
+              help="New NWB file for the results (default: named after the asset, in the working directory).")
+@click.option("--series", default=None, help="Override the ΔF/F series (default: the Allen layout's).")
+@click.option("--model", default=None, help="Override the model (default: the one for the genotype's indicator).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--no-discrete-spikes", is_flag=True, help="Only spike rates.")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when present).")
+def allen_command(session: str, output: str | None, series: str | None, model: str | None, overwrite: bool,
+                  no_discrete_spikes: bool, device: str | None) -> None:
+    """Infer spikes for an Allen Brain Observatory session (Visual Coding or Visual Behavior 2-photon).
+
+    SESSION is an Allen experiment or session id (looked up in dandisets 000728 and 000711), a DANDI
+    asset, a URL or a local file.  The model follows the subject's indicator (GCaMP6f or GCaMP6s).
+    """
+    from .allen import process_session
+
+    summary = process_session(session, output, series=series, model=model, discrete_spikes=not no_discrete_spikes,
+                              overwrite=overwrite, device=device, progress=True)
+    click.echo(summary.describe())
+
+
+@main.group("dandi")
+def dandi_group() -> None:
+    """Browse the DANDI archive."""
+
+
+@dandi_group.command("ls")
+@click.argument("dandiset")
+@click.option("--glob", "pattern", default=None, help="Only asset paths matching this pattern (default: *.nwb).")
+def dandi_ls(dandiset: str, pattern: str | None) -> None:
+    """List the NWB assets of DANDISET (DANDI:000728 or 000728, optionally @VERSION) with their sizes."""
+    from .sources import list_assets
+
+    assets = list_assets(dandiset, glob=pattern)
+    for asset in assets:
+        click.echo(f"{asset.size / 1e6:10.1f} MB  {asset.reference}")
+    click.echo(f"{len(assets)} assets, {sum(a.size for a in assets) / 1e9:.2f} GB")
 
 
 @main.command("plot")
@@ -187,7 +237,6 @@ def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, cs
     click.echo(score_table(rows))
 
 
-@main.group()
 @main.command("batch")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
@@ -221,6 +270,7 @@ def batch_command(sources: tuple[str, ...], out: str, glob: str | None, schedule
         sys.exit(1)
 
 
+@main.group()
 def models() -> None:
     """The published Cascade model zoo."""
 
@@ -245,11 +295,60 @@ def models_download(names: tuple[str, ...], force: bool) -> None:
         click.echo(download_model(name, force=force, progress=True))
 
 
+def _frame_slice(text: str | None) -> slice | None:
+    """``"a:b"`` (either side may be empty) as a slice."""
+    if text is None:
+        return None
+    try:
+        first, last = text.split(":")
+        return slice(int(first) if first else None, int(last) if last else None)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a frame range a:b (e.g. 0:1000, 500:, :2000)") from None
+
+
+@main.command("denoise")
+@click.argument("file")
+@click.option("--series", default=None, help="Path of the TwoPhotonSeries (default: the only one).")
+@click.option("--frames", default=None, help="Frames to denoise, a:b (default: all).")
+@click.option("--train-frames", type=int, default=None, help="Train on at most N frames (default 2000).")
+@click.option("--steps", type=int, default=None, help="Training steps (default: nwb_cascade.denoise.train's).")
+@click.option("--model", "model", type=click.Path(dir_okay=False), default=None,
+              help="A denoiser checkpoint: skip training.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Where to save the trained denoiser (default: OUTPUT with .denoiser.pt).")
+@click.option("--in-place", "in_place", is_flag=True, help="Add the denoised movie to FILE itself.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="New NWB file for the denoised movie (default: FILE with .denoised.nwb).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing denoised series / output file.")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when present).")
+def denoise_command(file: str, series: str | None, frames: str | None, train_frames: int | None, steps: int | None,
+                    model: str | None, checkpoint: str | None, in_place: bool, output: str | None, overwrite: bool,
+                    device: str | None) -> None:
+    """Denoise a TwoPhotonSeries of FILE (DeepCAD-RT) and write the denoised movie as NWB."""
+    from .denoise import CheckpointError, MovieError
+    from .nwb.denoised import denoise_nwb
+
+    if in_place and output:
+        raise click.UsageError("--in-place and --output exclude each other")
+    local_name = file.split("?")[0].rstrip("/").rsplit("/", 1)[-1] if "://" in file else file
+    target = None if in_place else output or str(Path(local_name).with_suffix(".denoised.nwb"))
+    try:
+        summary = denoise_nwb(file, output=target, in_place=in_place, series=series, frames=_frame_slice(frames),
+                              train_frames=train_frames, model=model, checkpoint=checkpoint, overwrite=overwrite,
+                              train_options={"steps": steps} if steps else None, device=device, progress=True)
+    except (MovieError, CheckpointError) as error:
+        raise click.ClickException(str(error)) from error
+    first, last = summary.frames
+    trained = f", denoiser saved to {summary.checkpoint}" if summary.trained else f", denoiser {summary.checkpoint}"
+    click.echo(f"{summary.output}: {summary.denoised} from {summary.series} (frames {first}:{last} of "
+               f"{summary.shape[0]}, {summary.shape[1]}×{summary.shape[2]} px{trained}) in {summary.seconds:.1f} s")
+
+
 def run() -> None:
     """Entry point that turns known errors into one-line messages (exit status 2)."""
     try:
         main(standalone_mode=False)
-    except (CascadeError, NWBInputError, NWBWriteError, FileNotFoundError, FileExistsError) as error:
+    except (CascadeError, NWBInputError, NWBWriteError, SourceError, FileNotFoundError, FileExistsError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:

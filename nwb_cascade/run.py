@@ -44,6 +44,13 @@ class RunSummary:
     n_spikes: int | None
     seconds: float
 
+    def describe(self) -> str:
+        """One line about the run, for the command line."""
+        spikes = "" if self.n_spikes is None else f", {self.n_spikes} spikes"
+        return (f"{self.output}: {self.container} from {self.series} ({self.n_rois} ROIs x {self.n_frames} frames at "
+                f"{self.frame_rate:.4g} Hz, noise median {self.noise_median:.2f}, model {self.model}{spikes}) in "
+                f"{self.seconds:.1f} s")
+
 
 @contextlib.contextmanager
 def open_nwb(source: str | Path | Source, mode: str = "r") -> Iterator[tuple[NWBHDF5IO, NWBFile]]:

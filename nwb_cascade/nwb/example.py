@@ -100,9 +100,13 @@ def example_nwbfile(
     )
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:field_size, :field_size]
-    for _ in range(n_rois):
+    allen = layout in ("visual_coding", "visual_behavior")
+    if allen:
+        planes.add_column("cell_specimen_id", "Allen cell specimen id of each ROI")
+    for index in range(n_rois):
         cy, cx = rng.uniform(4, field_size - 4, 2)
-        planes.add_roi(image_mask=((yy - cy) ** 2 + (xx - cx) ** 2 <= 9).astype(np.float32))
+        mask = ((yy - cy) ** 2 + (xx - cx) ** 2 <= 9).astype(np.float32)
+        planes.add_roi(image_mask=mask, **({"cell_specimen_id": 517473000 + index} if allen else {}))
     rois = planes.create_roi_table_region(region=list(range(n_rois)), description="all ROIs")
     timing = (
         {"rate": float(frame_rate)}
