@@ -20,7 +20,7 @@ def main() -> None:
         author=["nwb-cascade developers"],
         contact=["nwb-cascade developers"],
     )
-    for type_name in ("RoiResponseSeries", "NWBDataInterface"):
+    for type_name in ("RoiResponseSeries", "NWBDataInterface", "TwoPhotonSeries"):
         builder.include_type(type_name, namespace="core")
     for type_name in ("DynamicTable", "DynamicTableRegion", "VectorData", "VectorIndex"):
         builder.include_type(type_name, namespace="hdmf-common")
@@ -128,7 +128,30 @@ def main() -> None:
         ],
     )
 
-    export_spec(builder, [spike_rates, discrete_spikes, results], str(Path(__file__).resolve().parent))
+    denoised = NWBGroupSpec(
+        neurodata_type_def="DenoisedTwoPhotonSeries",
+        neurodata_type_inc="TwoPhotonSeries",
+        doc=(
+            "A two-photon movie denoised by self-supervised deep learning (DeepCAD-RT, Li et al. 2021/2022), "
+            "on the imaging plane and timing of the TwoPhotonSeries it was computed from, with the provenance "
+            "of the run: the network's weight checksum and training settings."
+        ),
+        links=[NWBLinkSpec(name="source", target_type="TwoPhotonSeries", quantity="?",
+                           doc="The raw series, when it is in the same file.")],
+        attributes=[
+            NWBAttributeSpec(name="method", doc="Denoising method and network.", dtype="text"),
+            NWBAttributeSpec(name="package_version", doc="Version of nwb-cascade that denoised the movie.", dtype="text"),
+            NWBAttributeSpec(name="model_checksum", doc="SHA-256 over the network's weights.", dtype="text"),
+            NWBAttributeSpec(name="model_settings", doc="The denoiser's training settings (JSON).", dtype="text"),
+            NWBAttributeSpec(name="source_identifier", doc="identifier of the NWB file that held the raw series.", dtype="text"),
+            NWBAttributeSpec(name="source_series_path", doc="Path of the raw series in that file.", dtype="text"),
+            NWBAttributeSpec(name="source_url", doc="Where the raw file was read from (path or URL).", dtype="text", required=False),
+            NWBAttributeSpec(name="first_frame", doc="Index of the raw series' frame that is frame 0 here.", dtype="int64"),
+            NWBAttributeSpec(name="run_time", doc="When the denoising ran (ISO 8601, UTC).", dtype="text"),
+        ],
+    )
+
+    export_spec(builder, [spike_rates, discrete_spikes, results, denoised], str(Path(__file__).resolve().parent))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The ndx-cascade extension: its namespace, loaded from the packaged spec, and its Python classes.
 
 Importing this module loads the namespace into pynwb's type map and registers
-:class:`CascadeSpikeRates`, :class:`CascadeDiscreteSpikes` and
-:class:`CascadeResults`.  Files written with them cache the namespace, so
+:class:`CascadeSpikeRates`, :class:`CascadeDiscreteSpikes`,
+:class:`CascadeResults` and :class:`DenoisedTwoPhotonSeries`.  Files written with them cache the namespace, so
 readers without this package still open the results.
 """
 
@@ -15,7 +15,7 @@ from hdmf.common import DynamicTable
 from hdmf.utils import docval, get_docval, popargs
 from pynwb import get_type_map, load_namespaces, register_class
 from pynwb.core import NWBDataInterface
-from pynwb.ophys import RoiResponseSeries
+from pynwb.ophys import RoiResponseSeries, TwoPhotonSeries
 
 NAMESPACE = "ndx-cascade"
 NAMESPACE_FILE = f"{NAMESPACE}.namespace.yaml"
@@ -131,6 +131,44 @@ class CascadeResults(NWBDataInterface):
         super().__init__(**kwargs)
         self.spike_rates = spike_rates
         self.discrete_spikes = discrete_spikes
+        self.source = source
+        for key, value in provenance.items():
+            setattr(self, key, value)
+
+
+@register_class("DenoisedTwoPhotonSeries", NAMESPACE)
+class DenoisedTwoPhotonSeries(TwoPhotonSeries):
+    """A two-photon movie denoised with DeepCAD-RT, and the provenance of the run.
+
+    A ``TwoPhotonSeries`` on the imaging plane and timing of its raw series, so
+    segmentation tools read it like any movie; it records the method, the
+    package version, the network's weight checksum and training settings
+    (JSON), where the raw series came from, the raw frame its first frame
+    corresponds to, and when the run took place.  ``source`` links to the raw
+    series when both are in one file.
+    """
+
+    PROVENANCE = ("method", "package_version", "model_checksum", "model_settings", "source_identifier",
+                  "source_series_path", "source_url", "first_frame", "run_time")
+    __nwbfields__ = ("source", *PROVENANCE)
+
+    @docval(
+        *get_docval(TwoPhotonSeries.__init__),
+        {"name": "method", "type": str, "doc": "denoising method and network"},
+        {"name": "package_version", "type": str, "doc": "nwb-cascade version"},
+        {"name": "model_checksum", "type": str, "doc": "SHA-256 over the network weights"},
+        {"name": "model_settings", "type": str, "doc": "the denoiser's settings (JSON)"},
+        {"name": "source_identifier", "type": str, "doc": "identifier of the NWB file of the raw series"},
+        {"name": "source_series_path", "type": str, "doc": "path of the raw series in that file"},
+        {"name": "first_frame", "type": int, "doc": "raw frame index of frame 0 here"},
+        {"name": "run_time", "type": str, "doc": "when the denoising ran (ISO 8601)"},
+        {"name": "source_url", "type": str, "doc": "where the raw file was read from", "default": None},
+        {"name": "source", "type": TwoPhotonSeries, "doc": "the raw series (same file only)", "default": None},
+    )
+    def __init__(self, **kwargs):
+        source = popargs("source", kwargs)
+        provenance = {key: kwargs.pop(key) for key in self.PROVENANCE}
+        super().__init__(**kwargs)
         self.source = source
         for key, value in provenance.items():
             setattr(self, key, value)

@@ -187,18 +187,20 @@ def check_writable(path: Path) -> None:
         )
 
 
-def append_results(io: NWBHDF5IO, nwbfile: NWBFile, path: Path, build: Callable[[str], CascadeResults],
-                   name: str, overwrite: bool) -> None:
-    """Add the container ``build(staging_name)`` to ``path`` (open in ``io``, mode "a"), atomically.
+def append_results(io: NWBHDF5IO, nwbfile: NWBFile, path: Path, build: Callable[[str], Any],
+                   name: str, overwrite: bool, module_name: str = MODULE,
+                   module_description: str = MODULE_DESCRIPTION) -> None:
+    """Add the container ``build(staging_name)`` to ``path`` (open in ``io``, mode "a"), atomically,
+    in the processing module ``module_name`` (created if absent).
 
     ``io`` is closed on return.  On any failure the file is restored to what it held before.
     """
-    snapshot = _Snapshot.take(io._file)  # the h5py handle pynwb already holds
+    snapshot = _Snapshot.take(io._file, module_name)  # the h5py handle pynwb already holds
     staging = name + STAGING_SUFFIX
     try:
-        module = nwbfile.processing.get(MODULE)
+        module = nwbfile.processing.get(module_name)
         if module is None:
-            module = nwbfile.create_processing_module(name=MODULE, description=MODULE_DESCRIPTION)
+            module = nwbfile.create_processing_module(name=module_name, description=module_description)
         module.add(build(staging))
         io.write(nwbfile)
     except BaseException:
@@ -207,7 +209,7 @@ def append_results(io: NWBHDF5IO, nwbfile: NWBFile, path: Path, build: Callable[
         raise
     io.close()
     with h5py.File(path, "r+") as handle:
-        group = handle[f"processing/{MODULE}"]
+        group = handle[f"processing/{module_name}"]
         if name in group:
             if not overwrite:  # checked before the run; a concurrent writer may have added it since
                 del group[staging]
@@ -225,25 +227,27 @@ def _close_quietly(io: NWBHDF5IO) -> None:
 
 @dataclass
 class _Snapshot:
-    """What an append can change: root attributes, cached namespaces, the cascade module."""
+    """What an append can change: root attributes, cached namespaces, the processing module written to."""
 
     attrs: dict[str, Any]
     specs: dict[str, set[str]]
     had_module: bool
     module_keys: set[str]
+    module_name: str = MODULE
 
     @classmethod
-    def take(cls, handle: h5py.File) -> "_Snapshot":
+    def take(cls, handle: h5py.File, module_name: str = MODULE) -> _Snapshot:
         specs = {ns: set(group.keys()) for ns, group in handle.get("specifications", {}).items()}
-        module = handle.get(f"processing/{MODULE}")
-        return cls(dict(handle.attrs), specs, module is not None, set(module.keys()) if module is not None else set())
+        module = handle.get(f"processing/{module_name}")
+        return cls(dict(handle.attrs), specs, module is not None, set(module.keys()) if module is not None else set(),
+                   module_name)
 
     def restore(self, path: Path, staging: str) -> None:
         with h5py.File(path, "r+") as handle:
-            module = handle.get(f"processing/{MODULE}")
+            module = handle.get(f"processing/{self.module_name}")
             if module is not None:
                 if not self.had_module:
-                    del handle[f"processing/{MODULE}"]
+                    del handle[f"processing/{self.module_name}"]
                 else:
                     for key in set(module.keys()) - self.module_keys:
                         del module[key]
@@ -268,15 +272,30 @@ def write_standalone(source: NWBFile, inference: Inference, output: Path) -> Pat
     """A new NWB file with the session and subject metadata, the imaging plane, the ROI table,
     a copy of the source series, and the results; written under a temporary name, then renamed."""
     info = inference.info
-    target = NWBFile(identifier=str(uuid4()), **_file_metadata(source))
-    if source.subject is not None:
-        target.subject = _copy_subject(source.subject)
+    target = new_file_like(source)
     planes = info.series.rois.table
     new_planes = _copy_plane_segmentation(planes, _copy_imaging_plane(planes.imaging_plane, target), target, info)
     series = _copy_series(info, new_planes, target)
     module = target.create_processing_module(name=MODULE, description=MODULE_DESCRIPTION)
     module.add(build_results(inference, series, info.name))
+    return write_new_file(target, output)
 
+
+def new_file_like(source: NWBFile) -> NWBFile:
+    """An empty NWB file (new identifier) with the session and subject metadata of ``source``."""
+    target = NWBFile(identifier=str(uuid4()), **_file_metadata(source))
+    if source.subject is not None:
+        target.subject = _copy_subject(source.subject)
+    return target
+
+
+def copy_imaging_plane(plane: ImagingPlane, target: NWBFile) -> ImagingPlane:
+    """``plane`` (with its device and optical channels) added to ``target``."""
+    return _copy_imaging_plane(plane, target)
+
+
+def write_new_file(target: NWBFile, output: Path) -> Path:
+    """Write ``target`` to ``output`` under a temporary name, renamed when complete."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.stem}.partial-{uuid4().hex[:8]}.nwb")
