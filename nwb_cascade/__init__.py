@@ -17,8 +17,8 @@ except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
 
 from . import cascade
-from .run import annotate, infer, inspect
 from .batch import batch  # the function: the module stays reachable as sys.modules["nwb_cascade.batch"]
+from .run import annotate, infer, inspect
 
 
 def __getattr__(name: str):

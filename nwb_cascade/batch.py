@@ -157,8 +157,8 @@ def batch(
     sessions = plan_outputs(expand(sources, glob), out)
     options = {"series": series, "model": _model_for_workers(model), "discrete_spikes": discrete_spikes,
                "threshold": threshold, "device": device}
-    manifest = Manifest(out)
     try:
+        manifest = Manifest(out)
         with manifest.locked():
             todo = _sessions_to_run(manifest, sessions, out)
             skipped = len(sessions) - len(todo)
@@ -178,7 +178,7 @@ def batch(
                     log.info("Dask dashboard: %s", dashboard)
                     if progress:
                         tqdm.write(f"Dask dashboard: {dashboard}", file=sys.stderr)
-                n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+                n_workers = len(_scheduler_info(client)["workers"])
                 futures = submit(client, todo, sessions, options)
                 collect(client, futures, manifest, progress=progress)
     except ManifestError as error:
@@ -231,7 +231,8 @@ def _model_for_workers(model: str | Path | None) -> str | None:
     from .cascade import load_model
 
     load_model(model)
-    return str(model)
+    folder = Path(model).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else str(model)  # workers may run elsewhere
 
 
 def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path) -> list[str]:
@@ -294,16 +295,24 @@ def dashboard_link(client: Client) -> str | None:
     """
     from distributed import LocalCluster
 
-    if "dashboard" not in client.scheduler_info(n_workers=0).get("services", {}):
+    if "dashboard" not in _scheduler_info(client).get("services", {}):
         return None
     if isinstance(client.cluster, LocalCluster) and importlib.util.find_spec("bokeh") is None:
         return None
     return client.dashboard_link
 
 
+def _scheduler_info(client: Client) -> dict[str, Any]:
+    """The scheduler's description with every worker (newer distributed lists only a few unless asked)."""
+    try:
+        return client.scheduler_info(n_workers=-1)
+    except TypeError:  # distributed before 2025, which always lists every worker
+        return client.scheduler_info()
+
+
 def gpu_workers(client: Client) -> int:
     """How many workers declare the Dask resource ``GPU``."""
-    found = client.scheduler_info(n_workers=-1)["workers"].values()
+    found = _scheduler_info(client)["workers"].values()
     return sum(1 for worker in found if worker.get("resources", {}).get(GPU, 0) > 0)
 
 

@@ -96,8 +96,11 @@ class Manifest:
         self.folder = Path(folder)
         self.path = self.folder / MANIFEST_NAME
         self.rows: dict[str, ManifestRow] = {}
-        if self.path.is_file():
-            self.rows = {row.source: row for row in read_manifest(self.path)}
+        self.load()
+
+    def load(self) -> None:
+        """Read the rows from the file (none if it is absent)."""
+        self.rows = {row.source: row for row in read_manifest(self.path)} if self.path.is_file() else {}
 
     def row(self, source: str) -> ManifestRow:
         """The row of ``source``, added (pending) if it is new."""
@@ -124,8 +127,9 @@ class Manifest:
     def locked(self) -> Iterator[Manifest]:
         """Hold the folder's lock file while the batch runs, so two batches never share a manifest.
 
-        The lock is an advisory ``flock``, released by the system when the process ends
-        however it ends; where ``fcntl`` is missing (Windows) no lock is taken.
+        The rows are read again once the lock is held (another batch may have just
+        finished).  The lock is an advisory ``flock``, released by the system when the
+        process ends, however it ends; where ``fcntl`` is missing (Windows) no lock is taken.
         """
         try:
             import fcntl
@@ -142,6 +146,7 @@ class Manifest:
                     "wait for it to finish or choose another output folder"
                 ) from error
             try:
+                self.load()
                 yield self
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
