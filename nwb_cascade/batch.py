@@ -120,7 +120,8 @@ def batch(
     out
         The output folder (made if absent); it holds the outputs and the manifest.
     glob
-        With dandisets: only assets whose path matches this pattern (fnmatch).
+        Only the files whose path in their dandiset (asset path) or folder (relative
+        path) matches this pattern (fnmatch).
     scheduler
         Address of a running Dask scheduler (``tcp://host:8786``), or a connected
         :class:`distributed.Client`; default: a local cluster started for this batch.

@@ -241,7 +241,8 @@ def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, cs
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
               help="Output folder: one results file per session, and manifest.csv.")
-@click.option("--glob", default=None, help="With a dandiset: only assets whose path matches (e.g. 'sub-*/*ophys*').")
+@click.option("--glob", default=None,
+              help="Only files whose path in their dandiset or folder matches (fnmatch, e.g. 'sub-*/*ophys*').")
 @click.option("--scheduler", default=None,
               help="Address of a running Dask scheduler (tcp://host:8786); default: a local cluster.")
 @click.option("--workers", type=int, default=None, help="Local cluster: worker processes (default: one per core).")
