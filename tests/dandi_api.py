@@ -20,7 +20,7 @@ VERSION = "0.240827.1809"
 ASSET_ID = "2f4b6a58-7d7e-4c1f-9f53-6c1f2b0f8a11"
 BLOB_ID = "8d3c0e5a-1c2b-4e8f-a4a4-3b9f0c7d2e61"
 BLOB_PREFIX = "8d3/c0e"
-ASSET_PATH = "sub-661968859/sub-661968859_ses-682746585_behavior+ophys.nwb"
+ASSET_PATH = "sub-691657859/sub-691657859_ses-710504563-StimA_behavior+image+ophys.nwb"  # a real path of 000728
 
 
 @dataclass

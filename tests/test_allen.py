@@ -84,7 +84,10 @@ def test_allen_cli_and_dandi_ls(sessions, tmp_path, monkeypatch):
         monkeypatch.chdir(tmp_path)
         result = runner.invoke(main, ["allen", f"DANDI:{DANDISET}/{ASSET_PATH}", "--no-discrete-spikes"])
         assert result.exit_code == 0, result.output
-    out = tmp_path / "sub-661968859_ses-682746585_behavior+ophys_cascade.nwb"
+        by_id = runner.invoke(main, ["allen", "710504563", "-o", "by_id.nwb", "--no-discrete-spikes"])  # session id
+        assert by_id.exit_code == 0, by_id.output
+        assert (tmp_path / "by_id.nwb").is_file()
+    out = tmp_path / "sub-691657859_ses-710504563-StimA_behavior+image+ophys_cascade.nwb"
     assert out.is_file() and MODELS["GCaMP6s"] in result.output
     with h5py.File(out, "r") as handle:
         (results,) = handle["processing/cascade"].values()

@@ -94,7 +94,7 @@ def test_dandi_asset_resolved_through_the_api(served, tmp_path, monkeypatch):
         assert resolve(web).asset_id == ASSET_ID
 
         name = output_name(f"DANDI:{DANDISET}/{ASSET_PATH}")
-        assert name == "sub-661968859_ses-682746585_behavior+ophys_cascade.nwb"
+        assert name == "sub-691657859_ses-710504563-StimA_behavior+image+ophys_cascade.nwb"
         infer(f"DANDI:{DANDISET}/{ASSET_PATH}", tmp_path / name, discrete_spikes=False)
         attributes = _attributes(tmp_path / name)
         assert attributes["dandiset_id"] == DANDISET and attributes["dandiset_version"] == VERSION
