@@ -31,9 +31,9 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from http_server import RangeServer  # noqa: E402
+from http_server import RangeServer
 
-from nwb_cascade.nwb.example import synthetic_traces, write_example_file  # noqa: E402
+from nwb_cascade.nwb.example import synthetic_traces, write_example_file
 
 
 def make_session(folder: Path, rois: int, minutes: float, movie_frames: int) -> tuple[Path, int]:
@@ -91,10 +91,10 @@ def main() -> None:
             for run in ("cold", "warm"):
                 output = folder / f"{run}.nwb"
                 rows.append((f"nwb-cascade infer, {run} cache", *measure(
-                    server, lambda: infer(url, output, discrete_spikes=False))))
+                    server, lambda output=output: infer(url, output, discrete_spikes=False))))
             for block in (1 << 18, 1 << 20, 1 << 22):
                 rows.append((f"this reader, {block >> 10} KiB blocks, read only", *measure(
-                    server, lambda: read_session(RemoteFile(url, cache=None, block_size=block)))))
+                    server, lambda block=block: read_session(RemoteFile(url, cache=None, block_size=block)))))
             disk = remfile.DiskCache(str(folder / "remfile"))
             for run in ("cold", "warm"):
                 rows.append((f"remfile, {run} disk cache, read only", *measure(
@@ -103,7 +103,7 @@ def main() -> None:
                 filesystem = fsspec.filesystem("blockcache", target_protocol="http",
                                                cache_storage=str(folder / "fsspec"), skip_instance_cache=True)
                 rows.append((f"fsspec blockcache 1 MiB, {run}, read only", *measure(
-                    server, lambda: read_session(filesystem.open(url, "rb", block_size=1 << 20)))))
+                    server, lambda filesystem=filesystem: read_session(filesystem.open(url, "rb", block_size=1 << 20)))))
     print(f"\nsession: {args.rois} ROIs x {args.minutes:g} min at 30 Hz + {args.movie_frames} frames of 256x256 "
           f"uint16 movie; file {size / 1e6:.1f} MB, needed (all but the movie) {needed / 1e6:.1f} MB\n")
     print("| reader | requests | MB sent | sent / needed | seconds |")

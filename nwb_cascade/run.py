@@ -19,10 +19,11 @@ import h5py
 import numpy as np
 from pynwb import NWBHDF5IO, NWBFile
 
-from .cascade import CascadeModel, discrete_spikes as fit_spikes, load_model, noise_levels, predict
+from .cascade import CascadeModel, load_model, noise_levels, predict
+from .cascade import discrete_spikes as fit_spikes
 from .cascade.zoo import default_model_name
 from .nwb.read import NWBInputError, SeriesInfo, choose_series, find_series, frame_rate, read_traces
-from .nwb.write import Inference, append_results, check_writable, build_results, write_standalone, MODULE
+from .nwb.write import MODULE, Inference, append_results, build_results, check_writable, write_standalone
 from .sources import Source, SourceError, open_remote, resolve, source_error_in
 
 log = logging.getLogger(__name__)

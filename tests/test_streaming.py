@@ -8,12 +8,13 @@ import json
 import h5py
 import numpy as np
 import pytest
-from .conftest import ALLEN_DIR, need
-from .dandi_api import ASSET_ID, ASSET_PATH, DANDISET, VERSION, DandiArchive
-from .http_server import Fault, RangeServer, unused_port_url
 
 from nwb_cascade.run import infer
 from nwb_cascade.sources import SourceError, expand_sources, list_assets, output_name, resolve
+
+from .conftest import ALLEN_DIR, need
+from .dandi_api import ASSET_ID, ASSET_PATH, DANDISET, VERSION, DandiArchive
+from .http_server import Fault, RangeServer, unused_port_url
 
 MOVIE_SHAPE = (400, 128, 128)  # 13 MB of raw movie in the file: what streaming must not read
 
