@@ -20,12 +20,12 @@ Remote files are streamed, never downloaded whole: h5py reads through a file obj
 each run of consecutive missing blocks in one ``Range`` request, and keeps them in a small
 in-memory LRU and on disk (``streams/`` in the package cache folder), so only the blocks
 HDF5 asks for travel and a second run reads them from disk.  Why not remfile, or fsspec's
-own ``blockcache`` file system: measured with ``benchmarks/streaming.py`` (100 ROIs × 10 min
-+ a raw movie, 8.7 MB needed out of 48 MB), this reader sent 1.06× the needed bytes in 14
-requests cold and nothing warm; remfile 1.49× cold, and 3.9 MB again with a warm disk cache
-(it learns the size with a GET that it aborts, which still transfers megabytes); fsspec's
-``blockcache`` 1.30× cold and 1.30× again on the next open, and a failed fetch left a damaged
-block in its cache.  Failed requests (dropped connections, server errors, timeouts) are retried
+own ``blockcache`` file system: measured with ``benchmarks/streaming.py`` (100 ROIs × 30 min
++ a raw movie: 22.4 MB needed out of 153 MB), ``nwb-cascade infer`` through this reader sent
+1.02× the needed bytes in 23 requests cold and nothing warm; remfile read 1.19× cold, and 3.7 MB
+again with a warm disk cache (it learns the size with a GET that it aborts, which still transfers
+megabytes); fsspec's ``blockcache`` read 1.09× cold and the same again on the next open, and a
+failed fetch left a damaged block in its cache.  Failed requests (dropped connections, server errors, timeouts) are retried
 with exponential backoff; after the last attempt a :class:`SourceError` says what failed.
 """
 
