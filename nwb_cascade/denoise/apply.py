@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 #: Fraction of a tile that neighbouring tiles share.
 OVERLAP = 0.25
+#: Tiles are this many times the training patch along each axis: the network is fully convolutional, and
+#: larger tiles put a smaller share of the output near a tile's zero-padded border (and cost less overlap).
+TILE_FACTOR = 2
 
 
 def apply(
@@ -37,6 +40,7 @@ def apply(
     frames: slice | tuple[int, int] | None = None,
     out: Any = None,
     dtype: np.dtype | str | None = None,
+    tile: tuple[int, int, int] | None = None,
     overlap: float = OVERLAP,
     batch_size: int = 4,
     device: str | torch.device | None = None,
@@ -58,6 +62,9 @@ def apply(
     dtype
         Output dtype; default: the movie's.  Integers are rounded and clipped to the
         dtype's range; pixels that are NaN in a float movie stay NaN.
+    tile
+        Tile size (frames, height, width), multiples of 8; default: twice the training patch.
+        Memory holds one block of ``tile[0]`` frames and ``batch_size`` tiles.
     overlap, batch_size, device, progress
         Tile overlap (fraction), tiles per forward pass, torch device (default: CUDA
         when present), progress bar.
@@ -73,7 +80,7 @@ def apply(
         out = np.empty((stop - start, *movie.shape[1:]), dtype=dtype)
     elif tuple(out.shape) != (stop - start, *movie.shape[1:]):
         raise MovieError(f"out has shape {tuple(out.shape)}, not {(stop - start, *movie.shape[1:])}")
-    for first, block in denoised_blocks(movie, denoiser, frames=(start, stop), overlap=overlap,
+    for first, block in denoised_blocks(movie, denoiser, frames=(start, stop), tile=tile, overlap=overlap,
                                         batch_size=batch_size, device=device, progress=progress):
         out[first:first + len(block)] = to_dtype(block, dtype)
     return out
@@ -84,6 +91,7 @@ def denoised_blocks(
     denoiser: Denoiser | str | Path,
     *,
     frames: slice | tuple[int, int] | None = None,
+    tile: tuple[int, int, int] | None = None,
     overlap: float = OVERLAP,
     batch_size: int = 4,
     device: str | torch.device | None = None,
@@ -100,15 +108,19 @@ def denoised_blocks(
     multiple = denoiser.network.multiple
     if n_frames < 2:
         raise MovieError("denoising needs at least 2 consecutive frames; one frame holds no temporal information")
-    tile = (tile_size(n_frames, settings.patch[0], multiple), tile_size(height, settings.patch[1], multiple),
-            tile_size(width, settings.patch[2], multiple))
-    if tile != settings.patch:
+    wanted = tuple(int(v) for v in tile) if tile is not None else tuple(TILE_FACTOR * v for v in settings.patch)
+    if len(wanted) != 3 or any(v <= 0 or v % multiple for v in wanted):
+        raise ValueError(f"tile must be (frames, height, width), each a positive multiple of {multiple}; not {wanted}")
+    tile = (tile_size(n_frames, wanted[0], multiple), tile_size(height, wanted[1], multiple),
+            tile_size(width, wanted[2], multiple))
+    if any(have < patch for have, patch in zip(tile, settings.patch)):
         log.info("the movie (%d frames of %d×%d px) is smaller than the trained patch %s: tiles of %s, "
                  "padded by reflection", n_frames, height, width, settings.patch, tile)
     target_device = resolve_device(device)
     network = denoiser.network.to(target_device).eval()
     time_spans = spans(max(n_frames, tile[0]), tile[0], overlap)
     planes = list(plane_tiles(max(height, tile[1]), max(width, tile[2]), tile[1:], overlap))
+    warned = False
     with tqdm(total=n_frames, desc="denoising", unit="frame", disable=not progress) as bar:
         for span in time_spans:
             keep_stop = min(span.keep_stop, n_frames)
@@ -116,7 +128,7 @@ def denoised_blocks(
                 continue
             raw = read_block(movie, start + span.start, start + min(span.start + span.size, n_frames))
             missing = np.isnan(raw)
-            check_saturation(movie, raw)
+            warned = warned or check_saturation(movie, raw)  # once per movie
             block = (np.where(missing, np.float32(settings.mean), raw) - settings.mean) / settings.scale
             block = padded(block.astype(np.float32), (tile[0], max(height, tile[1]), max(width, tile[2])))
             result = _denoise_block(network, block, planes, batch_size, target_device)

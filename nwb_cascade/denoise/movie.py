@@ -93,11 +93,12 @@ def statistics(movie: Any, start: int, stop: int) -> tuple[float, float, float]:
     return float(mean), std, float(nans / (count + nans))
 
 
-def check_saturation(movie: Any, block: np.ndarray) -> None:
-    """Warn when many pixels of an integer movie sit at the dtype's maximum (clipped by the digitiser)."""
+def check_saturation(movie: Any, block: np.ndarray) -> bool:
+    """Warn, and return True, when many pixels of an integer movie's ``block`` sit at the dtype's maximum
+    (clipped by the digitiser)."""
     dtype = np.dtype(movie.dtype)
     if dtype.kind not in "ui":
-        return
+        return False
     saturated = float(np.mean(block >= np.iinfo(dtype).max))
     if saturated > 1e-3:
         log.warning(
@@ -105,6 +106,8 @@ def check_saturation(movie: Any, block: np.ndarray) -> None:
             "unknown, and the denoised values there are underestimates (the output is clipped to the %s range)",
             100 * saturated, dtype, np.iinfo(dtype).max, dtype,
         )
+        return True
+    return False
 
 
 def to_dtype(block: np.ndarray, dtype: np.dtype) -> np.ndarray:

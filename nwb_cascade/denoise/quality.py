@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -39,3 +40,15 @@ def trace_correlations(traces: np.ndarray, reference: np.ndarray) -> np.ndarray:
     a = traces - traces.mean(axis=1, keepdims=True)
     b = reference - reference.mean(axis=1, keepdims=True)
     return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+
+
+def spike_inference_correlations(traces_dff: np.ndarray, spike_counts: np.ndarray, model: Any,
+                                 frame_rate: float) -> np.ndarray:
+    """Correlation of Cascade's spike rates from ``traces_dff`` (ROIs × frames, ΔF/F) with the true spike
+    counts smoothed as the model's training target was, per ROI (the paper's measure)."""
+    from ..cascade import predict
+    from ..cascade.metrics import rate_scores
+
+    rates = predict(traces_dff, model, frame_rate=frame_rate)
+    sigma = model.smoothing * frame_rate
+    return np.array([rate_scores(rate, counts, sigma).correlation for rate, counts in zip(rates, spike_counts)])

@@ -177,7 +177,8 @@ def denoise_nwb(
         else:
             denoiser = model if isinstance(model, Denoiser) else load_denoiser(model)
         provenance = {
-            "source_identifier": nwbfile.identifier, "source_series_path": info.path, "source_url": str(source),
+            "source_identifier": nwbfile.identifier, "source_series_path": info.path,
+            "source_url": str(Path(source).resolve()) if Path(source).is_file() else str(source),
         }
 
         def build(name: str, plane: ImagingPlane, link: TwoPhotonSeries | None) -> DenoisedTwoPhotonSeries:

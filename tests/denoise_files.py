@@ -1,0 +1,37 @@
+"""NWB files with a TwoPhotonSeries, written by pynwb, for the denoising tests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from uuid import uuid4
+
+import numpy as np
+from pynwb import NWBHDF5IO, NWBFile
+from pynwb.file import Subject
+from pynwb.ophys import OpticalChannel, TwoPhotonSeries
+
+
+def write_movie_file(path: Path, movie: np.ndarray, *, rate: float = 30.0, timestamps: bool = False,
+                     name: str = "TwoPhotonSeries") -> Path:
+    """An NWB file with ``movie`` as ``acquisition/<name>`` on one imaging plane."""
+    nwbfile = NWBFile(session_description="synthetic two-photon movie", identifier=str(uuid4()),
+                      session_start_time=datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc), lab="test lab")
+    nwbfile.subject = Subject(subject_id="m1", species="Mus musculus", age="P60D", sex="F")
+    device = nwbfile.create_device(name="Microscope", description="two-photon microscope")
+    plane = nwbfile.create_imaging_plane(
+        name="ImagingPlane", optical_channel=[OpticalChannel(name="green", description="GCaMP", emission_lambda=510.0)],
+        description="layer 2/3", device=device, excitation_lambda=920.0, imaging_rate=rate, indicator="GCaMP6s",
+        location="V1",
+    )
+    timing = ({"timestamps": 10.0 + np.arange(len(movie)) / rate} if timestamps
+              else {"rate": rate, "starting_time": 10.0})
+    if movie.ndim == 3:
+        extra = {"dimension": [movie.shape[1], movie.shape[2]]}
+    else:
+        extra = {}
+    nwbfile.add_acquisition(TwoPhotonSeries(name=name, data=movie, imaging_plane=plane, unit="photons",
+                                            field_of_view=[0.2, 0.2], **timing, **extra))
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    return path
