@@ -2,15 +2,15 @@
 
 Run ``python benchmarks/batch.py`` (``--help`` for sizes).  Sessions are NWB files
 (Visual Coding layout) built from the real Allen excerpt's ΔF/F, tiled to the
-requested ROIs and length; each is run with the bundled-by-path 30 Hz model and
-discrete spikes, as :func:`nwb_cascade.batch` runs them.  For each worker count a
-fresh local cluster (one thread per worker) runs every session into a fresh
-folder; the time is from the call of ``batch`` to its return (cluster start-up is
-shown apart), the CPU time is what the workers used meanwhile, and the peak memory
-is each worker process's max RSS.  A plain loop of :func:`nwb_cascade.infer` in
-this process is the baseline.  Prints a markdown table; the load average says how
-busy the machine was (on a shared machine, CPU seconds per session are the steadier
-measure: an idle machine with N cores runs about N x 60 / that many sessions a minute).
+requested ROIs and length, run with the 30 Hz model (by folder) and discrete spikes.
+For each worker count, the local cluster that :func:`nwb_cascade.batch` starts (one
+thread per worker) runs every session into a fresh folder; it is started apart so
+that its workers can be asked their CPU time and memory.  Columns: cluster start-up;
+the time from the call of ``batch`` to its return; the CPU time the workers used
+meanwhile, per session; each worker process's max RSS.  A plain loop of
+:func:`nwb_cascade.infer` in this process is the baseline.  On a shared machine the
+load average says how busy it was, and CPU seconds per session are the steadier
+measure: an idle machine with N cores runs about N x 60 / that many sessions a minute.
 """
 
 from __future__ import annotations
@@ -74,13 +74,11 @@ def serial(paths: list[Path], out: Path) -> dict:
 
 def on_cluster(paths: list[Path], out: Path, workers: int) -> dict:
     """One batch on a fresh local cluster of ``workers`` single-threaded workers."""
-    from distributed import Client, LocalCluster
-
     from nwb_cascade import batch
+    from nwb_cascade.batch import connect
 
     start = time.perf_counter()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with connect(None, workers) as client:  # the local cluster batch() itself would start
         started = time.perf_counter() - start
         cpu_before = client.run(cpu_seconds)
         summary = batch([str(path) for path in paths], out, scheduler=client, model=MODEL, progress=False)

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 GPU = "GPU"  # the Dask resource name GPU workers declare (``dask worker --resources GPU=1``)
 POLL_SECONDS = 0.25
+# Dask starts its workers with MALLOC_TRIM_THRESHOLD_ set, which turns glibc's dynamic mmap threshold
+# off: every large array is then mapped and unmapped afresh, and the page faults cost a session about
+# 40 % more CPU time (benchmarks/batch.py).  Local clusters of a batch start their workers without it.
+KEEP_MALLOC_DEFAULTS = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 
 
 class BatchError(ValueError):
@@ -260,6 +264,7 @@ def _remove_partials(target: Path) -> None:
 @contextlib.contextmanager
 def connect(scheduler: str | Client | None, workers: int | None) -> Iterator[Client]:
     """A client of the given scheduler, or of a local cluster (one thread per worker) started and stopped here."""
+    import dask
     from distributed import Client, LocalCluster
 
     if isinstance(scheduler, Client):
@@ -276,7 +281,8 @@ def connect(scheduler: str | Client | None, workers: int | None) -> Iterator[Cli
         return
     n_workers = workers or default_workers()
     log.info("starting a local Dask cluster: %d worker process(es), one thread each", n_workers)
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+    with dask.config.set({KEEP_MALLOC_DEFAULTS: None}), \
+            LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
         yield client
 
 
