@@ -78,8 +78,8 @@ def infer_command(file: str, series: str | None, model: str | None, in_place: bo
     """
     from .run import annotate, infer
 
-    options = dict(series=series, model=model, discrete_spikes=not no_discrete_spikes, overwrite=overwrite,
-                   threshold=_threshold(threshold), device=device, progress=True)
+    options = {"series": series, "model": model, "discrete_spikes": not no_discrete_spikes, "overwrite": overwrite,
+               "threshold": _threshold(threshold), "device": device, "progress": True}
     if in_place and output:
         raise click.UsageError("--in-place and --output exclude each other")
     if in_place:
@@ -223,7 +223,7 @@ def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, cs
                      noise_levels: str | None, datasets: str | None, ensemble_size: int | None, epochs: int | None,
                      workers: int | None, device: str | None) -> None:
     """Leave-one-dataset-out: train without each dataset, test on it, print the paper's scores."""
-    from .cascade.evaluate import leave_one_out, score_table, write_csv
+    from .cascade.evaluate import leave_one_out, score_table
     from .cascade.ground_truth import default_ground_truth_dir
     from .cascade.model import read_config
 

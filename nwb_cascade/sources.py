@@ -39,6 +39,7 @@ import itertools
 import logging
 import os
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -423,7 +424,7 @@ class RemoteFile(io.RawIOBase):
             block = data[(index - first) * self.block_size:(index - first + 1) * self.block_size]
             self._remember(index, block)
             if self._folder is not None:
-                partial = self._folder / f".{index}.{os.getpid()}.part"
+                partial = self._folder / f".{index}.{os.getpid()}.{threading.get_ident()}.part"  # writers may race
                 partial.write_bytes(block)
                 os.replace(partial, self._folder / str(index))
 
