@@ -186,3 +186,22 @@ def test_cli_one_frame_series_is_a_one_line_error(movie, tmp_path, checkpoint):
                           check=False)
     assert done.returncode != 0
     assert "at least 2 consecutive frames" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_remote_movie_streams_to_the_same_result(checkpoint, movie, tmp_path):
+    from .http_server import RangeServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    write_movie_file(served / "raw.nwb", movie.noisy)
+    local = denoise_nwb(served / "raw.nwb", output=tmp_path / "local.nwb", model=checkpoint, frames=(8, 40))
+    with RangeServer(served) as server:
+        url = f"{server.url}/raw.nwb"
+        remote = denoise_nwb(url, output=tmp_path / "remote.nwb", model=checkpoint, frames=(8, 40))
+        assert all(status == 206 for method, _, status, _ in server.log if method == "GET")
+        with pytest.raises(Exception, match="remote|local"):
+            denoise_nwb(url, in_place=True, model=checkpoint)
+    with NWBHDF5IO(str(local.output), "r") as a, NWBHDF5IO(str(remote.output), "r") as b:
+        ours, theirs = (io.read().processing["denoising"]["TwoPhotonSeries"] for io in (a, b))
+        np.testing.assert_array_equal(ours.data[:], theirs.data[:])
+        assert theirs.source_url == url
