@@ -307,12 +307,26 @@ def _frame_slice(text: str | None) -> slice | None:
         raise click.BadParameter(f"{text!r} is not a frame range a:b (e.g. 0:1000, 500:, :2000)") from None
 
 
+def _train_options(steps: int | None, patch: str | None) -> dict:
+    options: dict = {} if steps is None else {"steps": steps}
+    if patch is not None:
+        try:
+            options["patch"] = tuple(int(v) for v in patch.split(","))
+        except ValueError:
+            options["patch"] = ()
+        if len(options["patch"]) != 3 or any(v <= 0 or v % 8 for v in options["patch"]):
+            raise click.BadParameter(f"{patch!r} is not frames,height,width in multiples of 8 (e.g. 16,32,32)")
+    return options
+
+
 @main.command("denoise")
 @click.argument("file")
 @click.option("--series", default=None, help="Path of the TwoPhotonSeries (default: the only one).")
 @click.option("--frames", default=None, help="Frames to denoise, a:b (default: all).")
 @click.option("--train-frames", type=int, default=None, help="Train on at most N frames (default 2000).")
 @click.option("--steps", type=int, default=None, help="Training steps (default: nwb_cascade.denoise.train's).")
+@click.option("--patch", default=None,
+              help="Network input frames,height,width, multiples of 8 (default 32,64,64; 16,32,32 is ~8x faster on a CPU).")
 @click.option("--model", "model", type=click.Path(dir_okay=False), default=None,
               help="A denoiser checkpoint: skip training.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
@@ -323,8 +337,8 @@ def _frame_slice(text: str | None) -> slice | None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing denoised series / output file.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when present).")
 def denoise_command(file: str, series: str | None, frames: str | None, train_frames: int | None, steps: int | None,
-                    model: str | None, checkpoint: str | None, in_place: bool, output: str | None, overwrite: bool,
-                    device: str | None) -> None:
+                    patch: str | None, model: str | None, checkpoint: str | None, in_place: bool, output: str | None,
+                    overwrite: bool, device: str | None) -> None:
     """Denoise a TwoPhotonSeries of FILE (DeepCAD-RT) and write the denoised movie as NWB."""
     from .denoise import CheckpointError, MovieError
     from .nwb.denoised import denoise_nwb
@@ -336,7 +350,7 @@ def denoise_command(file: str, series: str | None, frames: str | None, train_fra
     try:
         summary = denoise_nwb(file, output=target, in_place=in_place, series=series, frames=_frame_slice(frames),
                               train_frames=train_frames, model=model, checkpoint=checkpoint, overwrite=overwrite,
-                              train_options={"steps": steps} if steps else None, device=device, progress=True)
+                              train_options=_train_options(steps, patch), device=device, progress=True)
     except (MovieError, CheckpointError) as error:
         raise click.ClickException(str(error)) from error
     first, last = summary.frames

@@ -170,13 +170,16 @@ def test_cli_trains_saves_a_checkpoint_and_denoises(movie, tmp_path):
     source = write_movie_file(tmp_path / "raw.nwb", movie.noisy)
     out = tmp_path / "den.nwb"
     result = CliRunner().invoke(main, ["denoise", str(source), "--frames", "4:36", "--train-frames", "32",
-                                       "--steps", "1", "-o", str(out)])
+                                       "--steps", "1", "--patch", "16,32,32", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "processing/denoising/TwoPhotonSeries" in result.output and (tmp_path / "den.denoiser.pt").is_file()
     with NWBHDF5IO(str(out), "r") as io:
         series = io.read().processing["denoising"]["TwoPhotonSeries"]
         assert series.data.shape == (32, 40, 40)
-        assert load_denoiser(tmp_path / "den.denoiser.pt").settings.train_frames == (4, 36)
+        settings = load_denoiser(tmp_path / "den.denoiser.pt").settings
+        assert settings.train_frames == (4, 36) and settings.patch == (16, 32, 32)
+    result = CliRunner().invoke(main, ["denoise", str(source), "--patch", "10,32,32", "-o", str(out), "--overwrite"])
+    assert result.exit_code != 0 and "multiples of 8" in result.output
 
 
 def test_cli_one_frame_series_is_a_one_line_error(movie, tmp_path, checkpoint):
