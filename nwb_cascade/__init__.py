@@ -1,10 +1,13 @@
-"""nwb-cascade: Cascade spike inference for NWB files.
+"""nwb-cascade: Cascade spike inference and DeepCAD-RT denoising for NWB files.
 
 - :func:`annotate` - add spike rates and discrete spikes to an NWB file, in place
 - :func:`infer` - write them, with what they need, into a new NWB file
 - :func:`batch` - :func:`infer` for many sessions (files, folders, URLs, dandisets) on Dask
 - :func:`inspect` - the candidate ΔF/F series of a file
 - :func:`plot_results` - a figure of traces, rates, spikes and noise levels
+- :func:`nwb_cascade.allen.process_session` - an Allen Brain Observatory session (id, asset, URL, file)
+- :mod:`nwb_cascade.sources` - local paths, URLs and DANDI assets; ``list_assets`` of a dandiset
+- :mod:`nwb_cascade.denoise` - self-supervised denoising of two-photon movies (``train``, ``apply``)
 
 The method itself lives in :mod:`nwb_cascade.cascade` (numpy and torch only).
 """
