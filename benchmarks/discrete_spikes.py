@@ -13,13 +13,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from published_spikes_procedure import published_discrete_spikes
 
 from nwb_cascade.cascade import discrete_spikes, load_model, predict
 from nwb_cascade.cascade.ground_truth import at_frame_rate, read_dataset, with_noise_level
 from nwb_cascade.cascade.metrics import match_spikes
 from nwb_cascade.cascade.spikes import l1_error
-
-from published_spikes_procedure import published_discrete_spikes
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 ALLEN = SHARED / "examples" / "Allen-Brain-Observatory-Visual-Coding-30Hz"

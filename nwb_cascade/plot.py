@@ -5,20 +5,21 @@ Matplotlib with the Agg backend: no display is needed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import yaml  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import yaml
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from .nwb.read import NWBInputError, timestamps_of  # noqa: E402
-from .nwb.write import MODULE  # noqa: E402
+from .nwb.read import NWBInputError, timestamps_of
+from .nwb.write import MODULE
 
 
 def plot_noise_levels(noise: np.ndarray, model_levels: Sequence[float], ax: Axes | None = None) -> Axes:

@@ -147,7 +147,7 @@ class RangeServer:
     def bytes_sent(self) -> int:
         return sum(entry[3] for entry in self.log)
 
-    def __enter__(self) -> "RangeServer":
+    def __enter__(self) -> RangeServer:
         self.thread.start()
         return self
 

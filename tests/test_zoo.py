@@ -109,17 +109,15 @@ def test_offline_is_a_clear_error(model_zip):
 
 
 def test_not_found_is_not_retried(model_zip):
-    with RangeServer(model_zip.parent) as server:
-        with pytest.raises(DownloadError, match="404"):
-            download_model(NAME, source=_registry(f"{server.url}/missing.zip", model_zip), progress=False)
+    with RangeServer(model_zip.parent) as server, pytest.raises(DownloadError, match="404"):
+        download_model(NAME, source=_registry(f"{server.url}/missing.zip", model_zip), progress=False)
     assert len(server.log) == 1
 
 
 def test_zip_without_a_model_is_refused(model_zip):
     empty = model_zip.parent / "empty.zip"
-    with RangeServer(model_zip.parent) as server:
-        with pytest.raises(ModelError, match="holds no model folder"):
-            download_model(NAME, source=_registry(f"{server.url}/empty.zip", empty), progress=False)
+    with RangeServer(model_zip.parent) as server, pytest.raises(ModelError, match="holds no model folder"):
+        download_model(NAME, source=_registry(f"{server.url}/empty.zip", empty), progress=False)
     assert not (cache_dir() / NAME).exists()
 
 

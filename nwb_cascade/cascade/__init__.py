@@ -20,9 +20,9 @@ from .errors import (
     NoiseLevelWarning,
     OrientationWarning,
 )
+from .inference import predict, spikes_per_second
 from .model import CascadeModel, load_model_folder
 from .noise import noise_levels
-from .inference import predict, spikes_per_second
 from .spikes import discrete_spikes, spike_times
 from .zoo import cache_dir, download_model, list_models, load_model, registry
 

@@ -12,7 +12,6 @@ import hashlib
 import http.client
 import logging
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -93,7 +92,7 @@ def fetch(
             last_error = error
             if error.code in (401, 403, 404, 410):
                 raise DownloadError(f"{url}: the server answered {error.code} {error.reason}; the link is wrong or gone") from error
-        except (urllib.error.URLError, http.client.HTTPException, socket.timeout, ConnectionError, OSError) as error:
+        except (TimeoutError, urllib.error.URLError, http.client.HTTPException, ConnectionError, OSError) as error:
             last_error = error
     else:
         raise DownloadError(

@@ -162,7 +162,7 @@ def as_traces(traces: Any, windowsize: int) -> tuple[np.ndarray, bool]:
     n_rois, n_frames = array.shape
     if n_frames < windowsize:
         hint = (
-            f" The array looks transposed (frames × ROIs): pass traces.T."
+            " The array looks transposed (frames × ROIs): pass traces.T."
             if n_rois >= windowsize
             else ""
         )

@@ -225,7 +225,7 @@ def _tree_update(tree: np.ndarray, size: int, i: int, value: float) -> None:
     while k >= 1:
         a = tree[2 * k]
         b = tree[2 * k + 1]
-        tree[k] = a if a <= b else b
+        tree[k] = min(a, b)
         k //= 2
 
 

@@ -46,9 +46,9 @@ from .ground_truth import (
     smooth_spikes,
 )
 from .inference import resolve_device
-from .noise import noise_levels
 from .model import REQUIRED_KEYS, CascadeModel, load_model_folder, read_config, weight_file_name, write_config
 from .network import CascadeNet
+from .noise import noise_levels
 
 log = logging.getLogger(__name__)
 
