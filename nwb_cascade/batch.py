@@ -255,8 +255,10 @@ def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path) -
 
 
 def _remove_partials(target: Path) -> None:
-    """Temporary files a killed task left behind for this output (see :func:`nwb_cascade.nwb.write.write_standalone`)."""
-    for partial in target.parent.glob(f".{target.stem}.partial-*.nwb"):
+    """Temporary files a killed task left behind for this output."""
+    from .nwb.write import partial_files
+
+    for partial in partial_files(target):
         log.info("removing %s, left by an interrupted run", partial)
         partial.unlink(missing_ok=True)
 

@@ -118,7 +118,7 @@ class Source:
             return Path(self.asset_path).name
         if self.path is not None:
             return self.path.name
-        return Path(unquote(urlparse(self.url or "").path)).name or "remote.nwb"
+        return _url_file_name(self.url or "")
 
     def provenance(self) -> dict[str, str]:
         """The provenance fields of the results (``source_url`` and, for DANDI, the dandiset and asset)."""
@@ -313,13 +313,18 @@ def output_name(source: str | Source, suffix: str = "_cascade") -> str:
         if reference is not None and reference.path:
             name = Path(reference.path).name
         elif re.match(r"^https?://", source, re.IGNORECASE):
-            name = Path(unquote(urlparse(source).path)).name or "remote.nwb"
+            name = _url_file_name(source)
         else:
             name = Path(source).name
     else:
         name = source.name
     stem = name[:-4] if name.lower().endswith(".nwb") else name
     return f"{stem}{suffix}.nwb"
+
+
+def _url_file_name(url: str) -> str:
+    """The file name at the end of a URL's path (``remote.nwb`` when it has none)."""
+    return Path(unquote(urlparse(url).path)).name or "remote.nwb"
 
 
 class RemoteFile(io.RawIOBase):

@@ -148,20 +148,22 @@ def denoise_nwb(
         Tiles per forward pass, torch device, progress bars.
     """
     from ..run import open_nwb
+    from ..sources import resolve
 
     began = time.perf_counter()
     if in_place == (output is not None):
         raise NWBInputError("give either an output file or in_place=True (--in-place), not both or neither")
-    target = Path(source) if in_place else Path(output)
+    resolved = resolve(source)
+    if in_place and resolved.remote:
+        raise NWBInputError(f"{source} is not a local file, so it cannot be changed in place; give --output")
+    target = resolved.path if in_place else Path(output)
     if in_place:
-        if not Path(source).is_file():
-            raise NWBInputError(f"{source} is not a local file, so it cannot be changed in place; give --output")
         check_writable(target)
     elif target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; choose another output or pass overwrite=True (--overwrite)")
     if checkpoint is None and model is None:
         checkpoint = target.with_suffix(".denoiser.pt")
-    with open_nwb(source, "a" if in_place else "r") as (io, nwbfile):
+    with open_nwb(resolved, "a" if in_place else "r") as (io, nwbfile):
         info = choose_two_photon_series(nwbfile, series)
         movie = as_movie(info.series)
         shape = tuple(int(v) for v in movie.shape)
@@ -178,7 +180,7 @@ def denoise_nwb(
             denoiser = model if isinstance(model, Denoiser) else load_denoiser(model)
         provenance = {
             "source_identifier": nwbfile.identifier, "source_series_path": info.path,
-            "source_url": str(Path(source).resolve()) if Path(source).is_file() else str(source),
+            "source_url": resolved.provenance()["source_url"],
         }
 
         def build(name: str, plane: ImagingPlane, link: TwoPhotonSeries | None) -> DenoisedTwoPhotonSeries:

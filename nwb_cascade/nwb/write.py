@@ -41,6 +41,7 @@ from .read import SeriesInfo
 log = logging.getLogger(__name__)
 
 MODULE = "cascade"
+PARTIAL_INFIX = ".partial-"  # temporary files of new outputs: .<stem>.partial-<random>.nwb
 MODULE_DESCRIPTION = "Spike inference with Cascade (nwb-cascade)"
 #: Target size of one compressed HDF5 chunk.
 CHUNK_BYTES = 4 << 20
@@ -274,7 +275,7 @@ def write_standalone(source: NWBFile, inference: Inference, output: Path) -> Pat
     info = inference.info
     target = new_file_like(source)
     planes = info.series.rois.table
-    new_planes = _copy_plane_segmentation(planes, _copy_imaging_plane(planes.imaging_plane, target), target, info)
+    new_planes = _copy_plane_segmentation(planes, copy_imaging_plane(planes.imaging_plane, target), target, info)
     series = _copy_series(info, new_planes, target)
     module = target.create_processing_module(name=MODULE, description=MODULE_DESCRIPTION)
     module.add(build_results(inference, series, info.name))
@@ -289,16 +290,11 @@ def new_file_like(source: NWBFile) -> NWBFile:
     return target
 
 
-def copy_imaging_plane(plane: ImagingPlane, target: NWBFile) -> ImagingPlane:
-    """``plane`` (with its device and optical channels) added to ``target``."""
-    return _copy_imaging_plane(plane, target)
-
-
 def write_new_file(target: NWBFile, output: Path) -> Path:
     """Write ``target`` to ``output`` under a temporary name, renamed when complete."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.stem}.partial-{uuid4().hex[:8]}.nwb")
+    partial = output.with_name(f".{output.stem}{PARTIAL_INFIX}{uuid4().hex[:8]}.nwb")
     try:
         with NWBHDF5IO(str(partial), "w") as io:
             io.write(target)
@@ -306,6 +302,12 @@ def write_new_file(target: NWBFile, output: Path) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return output
+
+
+def partial_files(output: Path) -> list[Path]:
+    """Temporary files that interrupted :func:`write_new_file` calls for ``output`` left behind."""
+    output = Path(output)
+    return sorted(output.parent.glob(f".{output.stem}{PARTIAL_INFIX}*.nwb"))
 
 
 def _simple_fields(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -334,7 +336,7 @@ def _copy_subject(subject: Subject) -> Subject:
     return Subject(**_simple_fields(subject, names))
 
 
-def _copy_imaging_plane(plane: ImagingPlane, target: NWBFile) -> ImagingPlane:
+def copy_imaging_plane(plane: ImagingPlane, target: NWBFile) -> ImagingPlane:
     device = plane.device
     new_device = target.create_device(**_simple_fields(device, ("name", "description"))) \
         if isinstance(device, Device) else None
