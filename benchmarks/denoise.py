@@ -23,7 +23,14 @@ import torch
 
 from nwb_cascade.cascade import load_model, noise_levels
 from nwb_cascade.denoise import apply, synthetic_movie, train
-from nwb_cascade.denoise.quality import best_blur, psnr, spike_inference_correlations, trace_correlations
+from nwb_cascade.denoise.quality import (
+    BANDS,
+    band_gains,
+    best_blur,
+    psnr,
+    spike_inference_correlations,
+    trace_correlations,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 GROUND_TRUTH = SHARED / "ground_truth"
@@ -35,21 +42,24 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=1000)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--photons", type=float, default=2.0, help="photons per frame at a resting neuron's centre")
+    parser.add_argument("--gain", type=float, default=20.0, help="digitiser counts per photon (1: photon counting)")
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--patch", default="16,32,32", help="frames,height,width of the network input")
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="seeds the synthetic movie")
+    parser.add_argument("--train-seed", type=int, default=0, help="seeds the training")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     patch = tuple(int(v) for v in args.patch.split(","))
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
 
-    movie = synthetic_movie(args.frames, args.size, photons=args.photons, ground_truth=GROUND_TRUTH, seed=args.seed)
+    movie = synthetic_movie(args.frames, args.size, photons=args.photons, gain=args.gain,
+                            ground_truth=GROUND_TRUTH, seed=args.seed)
     began = time.perf_counter()
     denoiser = train(movie.noisy, patch=patch, steps=args.steps, batch_size=args.batch_size,
-                     learning_rate=args.learning_rate, device=device, seed=args.seed, progress=True)
+                     learning_rate=args.learning_rate, device=device, seed=args.train_seed, progress=True)
     train_seconds = time.perf_counter() - began
     began = time.perf_counter()
     denoised = apply(movie.noisy, denoiser, dtype=np.float32, device=device, progress=True)
@@ -58,10 +68,11 @@ def main() -> None:
 
     model = load_model(MODEL)
     clean_traces = movie.roi_traces(movie.clean)
-    rows = []
+    rows, gains = [], []
     for name, estimate in (("raw", movie.noisy), (f"best Gaussian blur (σ {sigmas[0]:g} frames, {sigmas[1]:g} px)",
                                                     blurred), ("DeepCAD-RT (this package)", denoised)):
         dff = movie.roi_dff(estimate)
+        gains.append((name, band_gains(dff, movie.roi_dff(movie.clean), movie.frame_rate)))
         rows.append((name, psnr(estimate, movie.clean),
                      float(np.median(trace_correlations(movie.roi_traces(estimate), clean_traces))),
                      float(np.median(noise_levels(dff, movie.frame_rate))),
@@ -71,7 +82,7 @@ def main() -> None:
 
     print(f"\nSynthetic movie: {args.frames} frames of {args.size}×{args.size} px at {movie.frame_rate:g} Hz, "
           f"{len(movie.footprints)} neurons, {args.photons:g} photons/frame at a resting neuron's centre "
-          f"(mean {movie.clean.mean():.2f} photons/px); training {args.steps} steps of {args.batch_size}×"
+          f"(mean {movie.clean.mean() / args.gain:.2f} photons/px, {args.gain:g} counts/photon); training {args.steps} steps of {args.batch_size}×"
           f"{'×'.join(map(str, patch))} on {device} ({torch.get_num_threads()} threads).\n")
     print("| movie | PSNR (dB) | ROI trace correlation | ROI noise level | Cascade correlation with true spikes |")
     print("|---|---|---|---|---|")
@@ -80,6 +91,11 @@ def main() -> None:
     print(f"| clean (reference) | - | 1 | "
           f"{float(np.median(noise_levels(movie.roi_dff(movie.clean), movie.frame_rate))):.2f} | "
           f"{float(np.nanmedian(truth)):.3f} |")
+    print("\nHow much of the clean ROI ΔF/F each band of the ROI ΔF/F carries (least-squares gain, 1 = all):\n")
+    print("| movie | " + " | ".join(f"{low:g}-{high:g} Hz" for low, high in BANDS) + " |")
+    print("|---|" + "---|" * len(BANDS))
+    for name, values in gains:
+        print(f"| {name} | " + " | ".join(f"{value:.2f}" for value in values) + " |")
     voxels = args.frames * args.size * args.size
     print(f"\nTraining: {train_seconds:.0f} s ({train_seconds / args.steps:.2f} s/step). Denoising: "
           f"{apply_seconds:.1f} s, {args.frames / apply_seconds:.1f} frames/s "

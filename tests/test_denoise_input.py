@@ -14,7 +14,8 @@ from pynwb import NWBHDF5IO
 
 from nwb_cascade.cli import main
 from nwb_cascade.denoise import CheckpointError, MovieError, apply, load_denoiser, synthetic_movie, train
-from nwb_cascade.denoise.movie import to_dtype
+from nwb_cascade.denoise.apply import mean_image_frames
+from nwb_cascade.denoise.movie import MEAN_FRAMES, mean_image, to_dtype
 from nwb_cascade.denoise.network import UNet3D, parameter_count
 from nwb_cascade.denoise.tiles import spans
 from nwb_cascade.nwb.denoised import denoise_nwb
@@ -77,6 +78,54 @@ def test_checkpoint_from_another_patch_size_is_refused(checkpoint, tmp_path):
         load_denoiser(other)
 
 
+def test_checkpoint_of_the_earlier_normalisation_is_refused(checkpoint, tmp_path):
+    import torch
+
+    content = torch.load(checkpoint, weights_only=True)
+    content["version"] = 1
+    torch.save(content, tmp_path / "old.pt")
+    with pytest.raises(CheckpointError, match="normalised the movie differently.*train a new one"):
+        load_denoiser(tmp_path / "old.pt")
+
+
+class CountingMovie:
+    """A movie that counts the frames read from it."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data_, self.shape, self.dtype, self.read = data, data.shape, data.dtype, 0
+
+    def __getitem__(self, index):
+        block = self.data_[index]
+        self.read += len(block)
+        return block
+
+
+def test_mean_image_of_a_long_movie_reads_a_bounded_spread_sample():
+    rng = np.random.default_rng(0)
+    drift = np.linspace(0, 1, 10_000, dtype=np.float32)[:, None, None]
+    data = (100 + 10 * drift + rng.standard_normal((10_000, 4, 4))).astype(np.float32)
+    movie = CountingMovie(data)
+    image, nan_fraction = mean_image(movie)
+    assert movie.read == MEAN_FRAMES and nan_fraction == 0
+    np.testing.assert_allclose(image, data.mean(axis=0), atol=0.1)  # the spread sample sees the whole drift
+    data[:, 0, 0] = np.nan
+    data[::2, 1, 1] = np.nan
+    image, nan_fraction = mean_image(data, 0, 100)
+    assert image[0, 0] == pytest.approx(np.nanmean(data[:100])) and np.isfinite(image).all()
+    assert image[1, 1] == pytest.approx(np.nanmean(data[1:100:2, 1, 1]))
+    assert nan_fraction == pytest.approx((100 + 50) / (100 * 16))
+
+
+@pytest.mark.parametrize(("selection", "n_frames", "window"), [
+    ((20, 28), 48, (0, 48)),  # a short movie: all of it
+    ((5000, 5010), 100_000, (4005, 6005)),  # a short selection: MEAN_FRAMES around it
+    ((99_995, 100_000), 100_000, (98_000, 100_000)),  # ... within the movie
+    ((0, 3000), 100_000, (0, 3000)),  # a long selection: itself
+])
+def test_mean_image_frames_surround_a_short_selection(selection, n_frames, window):
+    assert mean_image_frames(*selection, n_frames) == window
+
+
 def test_one_frame_is_refused_with_a_reason(checkpoint, movie):
     with pytest.raises(MovieError, match="one 2D image"):
         apply(movie.noisy[0], checkpoint)
@@ -103,7 +152,7 @@ def test_nan_pixels_stay_nan_and_do_not_spread(checkpoint, movie):
     out = apply(data, checkpoint)
     missing = np.isnan(data)
     assert np.isnan(out[missing]).all() and np.isfinite(out[~missing]).all()
-    assert np.isfinite(train(data, patch=PATCH, steps=1).settings.mean)
+    assert np.isfinite(train(data, patch=PATCH, steps=1).settings.scale)
 
 
 def test_saturated_uint16_movie_is_clipped_not_wrapped(checkpoint, movie, caplog):

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..cascade.inference import resolve_device
 from .checkpoint import Denoiser, load_denoiser
-from .movie import MovieError, as_movie, check_saturation, frame_range, read_block, to_dtype
+from .movie import MEAN_FRAMES, MovieError, as_movie, check_saturation, frame_range, mean_image, read_block, to_dtype
 from .tiles import padded, plane_tiles, spans, tile_size
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ def denoised_blocks(
     if any(have < patch for have, patch in zip(tile, settings.patch)):
         log.info("the movie (%d frames of %d×%d px) is smaller than the trained patch %s: tiles of %s, "
                  "padded by reflection", n_frames, height, width, settings.patch, tile)
+    mean = mean_image(movie, *mean_image_frames(start, stop, int(movie.shape[0])))[0]
     target_device = resolve_device(device)
     network = denoiser.network.to(target_device).eval()
     time_spans = spans(max(n_frames, tile[0]), tile[0], overlap)
@@ -129,15 +130,23 @@ def denoised_blocks(
             raw = read_block(movie, start + span.start, start + min(span.start + span.size, n_frames))
             missing = np.isnan(raw)
             warned = warned or check_saturation(movie, raw)  # once per movie
-            block = (np.where(missing, np.float32(settings.mean), raw) - settings.mean) / settings.scale
-            block = padded(block.astype(np.float32), (tile[0], max(height, tile[1]), max(width, tile[2])))
+            block = padded(np.where(missing, 0, raw - mean) / np.float32(settings.scale),
+                           (tile[0], max(height, tile[1]), max(width, tile[2])))
             result = _denoise_block(network, block, planes, batch_size, target_device)
             kept = span.keep.start, span.keep.start + keep_stop - span.keep_start
-            result = result[kept[0]:kept[1], :height, :width] * np.float32(settings.scale) + np.float32(settings.mean)
+            result = result[kept[0]:kept[1], :height, :width] * np.float32(settings.scale) + mean
             if missing.any():
                 result[missing[kept[0]:kept[1]]] = np.nan
             yield span.keep_start, result
             bar.update(keep_stop - span.keep_start)
+
+
+def mean_image_frames(start: int, stop: int, n_frames: int) -> tuple[int, int]:
+    """The frames the mean image is taken from: the selection, widened to ``MEAN_FRAMES`` around it
+    (within the movie) when it is shorter."""
+    short = max(0, MEAN_FRAMES - (stop - start))
+    first = max(0, min(start - short // 2, n_frames - MEAN_FRAMES))
+    return first, min(n_frames, max(stop, first + MEAN_FRAMES))
 
 
 def _denoise_block(network: torch.nn.Module, block: np.ndarray, planes: list, batch_size: int,

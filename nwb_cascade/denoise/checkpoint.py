@@ -2,7 +2,7 @@
 
 The file is a ``torch.save`` dictionary holding only tensors and plain values
 (``torch.load(..., weights_only=True)`` reads it): a format tag, the settings
-(patch size, channel widths, the movie's mean and scale, training details)
+(patch size, channel widths, the movie's scale, training details)
 and the network weights.
 """
 
@@ -21,7 +21,7 @@ from .network import WIDTHS, UNet3D
 log = logging.getLogger(__name__)
 
 FORMAT = "nwb-cascade-denoise"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: normalised by the mean image, not the mean
 
 
 class CheckpointError(ValueError):
@@ -33,13 +33,13 @@ class Settings:
     """What a denoiser was trained with, and what applying it needs.
 
     ``patch`` is (frames, height, width) of the network's input; a training
-    sub-stack holds twice as many frames.  ``mean`` and ``scale`` normalise the
-    movie: the network sees ``(movie - mean) / scale``.
+    sub-stack holds twice as many frames.  The network sees
+    ``(movie - mean image) / scale``: the mean image is the movie's own (see
+    :func:`.movie.mean_image`), ``scale`` the training frames' standard deviation about theirs.
     """
 
     patch: tuple[int, int, int]
     widths: tuple[int, ...] = WIDTHS
-    mean: float = 0.0
     scale: float = 1.0
     steps: int = 0
     batch_size: int = 1
@@ -100,7 +100,7 @@ def load_denoiser(path: str | Path, patch: tuple[int, int, int] | None = None) -
 
     ``patch`` (frames, height, width), if given, is the tile size the caller means
     to apply it with; a checkpoint trained on another patch size is refused, since
-    the network's mean and scale and its temporal context were fitted to it.
+    the network's scale and its temporal context were fitted to it.
     """
     path = Path(path)
     if not path.is_file():
@@ -116,6 +116,9 @@ def load_denoiser(path: str | Path, patch: tuple[int, int, int] | None = None) -
         )
     if content.get("version", 0) > FORMAT_VERSION:
         raise CheckpointError(f"{path} was written by a newer nwb-cascade (format {content['version']}); upgrade")
+    if content.get("version", 0) < FORMAT_VERSION:
+        raise CheckpointError(f"{path} was trained by an earlier nwb-cascade that normalised the movie differently "
+                              f"(format {content.get('version')}); train a new one")
     settings = Settings.from_dict(content["settings"])
     if patch is not None and tuple(patch) != settings.patch:
         raise CheckpointError(

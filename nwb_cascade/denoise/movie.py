@@ -15,8 +15,10 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-#: Frames read at once when computing statistics or loading training frames.
+#: Frames read at once when computing the mean image or loading training frames.
 READ_BLOCK_BYTES = 64 << 20
+#: Frames the mean image of a movie is computed from, at most (spread over the movie when it is longer).
+MEAN_FRAMES = 2000
 
 
 class MovieError(ValueError):
@@ -74,23 +76,40 @@ def read_block(movie: Any, start: int, stop: int, fill: float | None = None) -> 
     return block
 
 
-def statistics(movie: Any, start: int, stop: int) -> tuple[float, float, float]:
-    """Mean, standard deviation and the fraction of NaN pixels of frames ``[start, stop)``, read block by block."""
-    total = total_sq = count = nans = 0.0
-    step = block_frames(movie)
-    for first in range(start, stop, step):
-        block = read_block(movie, first, min(stop, first + step)).astype(np.float64)
+def mean_image(movie: Any, start: int = 0, stop: int | None = None,
+               max_frames: int | None = MEAN_FRAMES) -> tuple[np.ndarray, float]:
+    """The per-pixel mean of frames ``[start, stop)`` and the fraction of NaN pixels among those read.
+
+    At most ``max_frames`` frames are read (None: all): beyond that, 16 evenly spaced
+    blocks of consecutive frames, so a long or remote movie costs one bounded read.
+    Pixels that are NaN in every frame read get the mean of the others.
+    """
+    stop = int(movie.shape[0]) if stop is None else stop
+    total = np.zeros(movie.shape[1:], dtype=np.float64)
+    count = np.zeros(movie.shape[1:], dtype=np.int64)
+    read = 0
+    for first, last in _sample_blocks(start, stop, max_frames, block_frames(movie)):
+        block = read_block(movie, first, last)
         finite = np.isfinite(block)
-        values = block[finite]
-        total += values.sum()
-        total_sq += np.square(values).sum()
-        count += values.size
-        nans += block.size - values.size
-    if count == 0:
-        raise MovieError(f"frames {start}:{stop} hold no finite pixel (all NaN); nothing to learn from")
-    mean = total / count
-    std = float(np.sqrt(max(total_sq / count - mean**2, 0.0)))
-    return float(mean), std, float(nans / (count + nans))
+        total += np.where(finite, block, 0).sum(axis=0, dtype=np.float64)
+        count += finite.sum(axis=0)
+        read += block.size
+    if not count.any():
+        raise MovieError(f"frames {start}:{stop} hold no finite pixel (all NaN); there is nothing to denoise")
+    image = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+    image[count == 0] = total.sum() / count.sum()
+    return image.astype(np.float32), float(1 - count.sum() / read)
+
+
+def _sample_blocks(start: int, stop: int, max_frames: int | None, block: int) -> list[tuple[int, int]]:
+    """Ranges of frames to read: all of ``[start, stop)`` in blocks, or 16 evenly spaced blocks of
+    ``max_frames / 16`` frames when the range is longer than ``max_frames``."""
+    if max_frames is None or stop - start <= max_frames:
+        spans = [(start, stop)]
+    else:
+        size = max(1, max_frames // 16)
+        spans = [(int(first), int(first) + size) for first in np.linspace(start, stop - size, 16).round()]
+    return [(first, min(last, first + block)) for begin, last in spans for first in range(begin, last, block)]
 
 
 def check_saturation(movie: Any, block: np.ndarray) -> bool:

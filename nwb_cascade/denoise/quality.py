@@ -42,6 +42,26 @@ def trace_correlations(traces: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
 
 
+#: Frequency bands (Hz) in which :func:`band_gains` compares traces.
+BANDS = ((0.0, 1.0), (1.0, 3.0), (3.0, 6.0), (6.0, 10.0))
+
+
+def band_gains(traces: np.ndarray, reference: np.ndarray, frame_rate: float,
+               bands: tuple[tuple[float, float], ...] = BANDS) -> np.ndarray:
+    """How much of ``reference`` each frequency band of ``traces`` carries: per band, the
+    least-squares gain of ``traces`` on ``reference`` (both ROIs × frames, means removed) over all
+    ROIs.  1 passes the band unchanged, 0 removes it; noise independent of the reference does
+    not count."""
+    observed = np.fft.rfft(traces - traces.mean(axis=1, keepdims=True), axis=1)
+    clean = np.fft.rfft(reference - reference.mean(axis=1, keepdims=True), axis=1)
+    frequencies = np.fft.rfftfreq(traces.shape[1], 1 / frame_rate)
+    gains = []
+    for low, high in bands:
+        band = (frequencies >= low) & (frequencies < high)
+        gains.append(float((observed[:, band] * clean[:, band].conj()).real.sum() / (np.abs(clean[:, band]) ** 2).sum()))
+    return np.array(gains)
+
+
 def spike_inference_correlations(traces_dff: np.ndarray, spike_counts: np.ndarray, model: Any,
                                  frame_rate: float) -> np.ndarray:
     """Correlation of Cascade's spike rates from ``traces_dff`` (ROIs × frames, ΔF/F) with the true spike

@@ -5,7 +5,9 @@ Neurons are blobs scattered over a 2D field; each one's brightness follows a
 (their spike times come along, so spike inference can be checked), otherwise
 simulated ones.  A smooth background with a faint neuropil fluctuation lies
 under them.  The clean movie is the expected photon count per pixel and frame;
-the noisy movie draws Poisson shot noise from it.
+the noisy movie draws Poisson shot noise from it.  Both are in digitiser counts:
+``gain`` counts per detected photon, as a photomultiplier read by a digitiser
+gives many counts per photon.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ GROUND_TRUTH_DATASETS = ("DS09-GCaMP6f-m-V1", "DS14-GCaMP6s-m-V1")
 class SyntheticMovie:
     """A noisy movie, the clean movie it was drawn from, and what made it."""
 
-    clean: np.ndarray  # frames × height × width, expected photons (float32)
-    noisy: np.ndarray  # frames × height × width, photon counts (uint16)
+    clean: np.ndarray  # frames × height × width, expected counts (float32)
+    noisy: np.ndarray  # frames × height × width, counts: gain × Poisson photons (uint16)
     footprints: np.ndarray  # neurons × height × width, peak 1
     dff: np.ndarray  # neurons × frames, ΔF/F (fraction) driving each neuron
     spike_counts: np.ndarray  # neurons × frames
-    background: np.ndarray  # frames × height × width, expected background photons
-    baseline: np.ndarray  # neurons: photons at a neuron's centre at rest
+    background: np.ndarray  # frames × height × width, expected background counts
+    baseline: np.ndarray  # neurons: expected counts at a neuron's centre at rest
     frame_rate: float
 
     def masks(self, level: float = 0.5) -> np.ndarray:
@@ -60,6 +62,7 @@ def synthetic_movie(
     n_neurons: int | None = None,
     photons: float = 2.0,
     background: float = 0.5,
+    gain: float = 20.0,
     radius: float = 4.0,
     frame_rate: float = 30.0,
     ground_truth: str | Path | None = None,
@@ -78,6 +81,8 @@ def synthetic_movie(
         neuron's resting brightness is drawn from 0.5-1.5 times this.
     background
         Background photons per pixel and frame, as a fraction of ``photons``.
+    gain
+        Digitiser counts per detected photon (1: a photon-counting movie).
     radius
         Neuron radius in pixels (the footprint is a soft disk).
     frame_rate
@@ -102,9 +107,9 @@ def synthetic_movie(
     neuropil = 1.0 + 0.2 * np.clip(np.nanmean(dff, axis=0), 0, None)
     backdrop = (background * photons * neuropil[:, None, None] * field[None]).astype(np.float32)
     clean = backdrop + np.tensordot(1.0 + dff.T, baseline[:, None, None] * footprints, axes=1).astype(np.float32)
-    noisy = rng.poisson(clean).astype(np.uint16)
-    return SyntheticMovie(clean.astype(np.float32), noisy, footprints.astype(np.float32), dff, spikes, backdrop,
-                          baseline, frame_rate)
+    noisy = np.minimum(gain * rng.poisson(clean), np.iinfo(np.uint16).max).astype(np.uint16)
+    return SyntheticMovie((gain * clean).astype(np.float32), noisy, footprints.astype(np.float32), dff, spikes,
+                          (gain * backdrop).astype(np.float32), gain * baseline, frame_rate)
 
 
 def _footprints(n_neurons: int, height: int, width: int, radius: float, rng: np.random.Generator) -> np.ndarray:

@@ -6,6 +6,16 @@ The network maps one half to the other (which is input and which target is
 drawn at random), under one of the 8 rotations/flips of the plane, with the
 loss ``0.5·L1 + 0.5·L2`` and Adam.  The mean of such a prediction is the
 clean movie, so the network learns to remove the noise.
+
+The network sees the movie minus its mean image, divided by its standard
+deviation about it (the scale); the loss is measured in the movie's own units,
+as DeepCAD-RT measures it.  The units matter: the L1 half pulls a prediction
+towards the target's median, by up to half a unit.  On a digitiser's counts
+(many per photon) that pull is negligible and the loss acts as L2, whose
+optimum is the clean movie; on photon counts (one per photon) or a movie scaled
+to about 1 it shrinks sparse transients towards the resting level (measured on
+the test movie, 600 steps, three seeds: 38.3, 40.5, 40.4 dB at 20 counts per
+photon; 38.7, 39.3, 37.2 dB at one count per photon).
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from tqdm.auto import tqdm
 
 from ..cascade.inference import resolve_device
 from .checkpoint import Denoiser, Settings
-from .movie import MovieError, as_movie, block_frames, frame_range, read_block, statistics
+from .movie import MovieError, as_movie, block_frames, frame_range, mean_image, read_block
 from .network import WIDTHS, UNet3D
 from .tiles import padded
 
@@ -85,12 +95,7 @@ def train(
     stop = min(stop, start + (train_frames or DEFAULT_TRAIN_FRAMES))
     multiple = 2 ** (len(widths) - 1)
     patch = fitted_patch(patch, stop - start, height, width, multiple)
-    mean, scale, nan_fraction = statistics(movie, start, stop)
-    if nan_fraction:
-        log.warning("%.2g%% of the training pixels are NaN; they are filled with the movie mean", 100 * nan_fraction)
-    if not scale > 0:
-        raise MovieError(f"frames {start}:{stop} are constant ({mean:g}); there is no noise to learn to remove")
-    data = _training_data(movie, start, stop, mean, scale, patch)
+    data, scale = training_data(movie, start, stop, patch)
     log.info("training on frames %d:%d (%d×%d px), patches %s, %d steps", start, stop, height, width, patch, steps)
 
     torch.manual_seed(seed)
@@ -107,7 +112,7 @@ def train(
             inputs, targets = substack_batch(data, patch, batch_size, rng)
             inputs, targets = torch.from_numpy(inputs).to(target_device), torch.from_numpy(targets).to(target_device)
             output = network(inputs)
-            loss = 0.5 * torch.nn.functional.l1_loss(output, targets) + 0.5 * torch.nn.functional.mse_loss(output, targets)
+            loss = movie_units_loss(output, targets, scale)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -116,7 +121,7 @@ def train(
             bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
     network.eval()
     settings = Settings(
-        patch=patch, widths=tuple(widths), mean=mean, scale=scale, steps=steps, batch_size=batch_size,
+        patch=patch, widths=tuple(widths), scale=scale, steps=steps, batch_size=batch_size,
         learning_rate=learning_rate, train_frames=(start, stop), movie_shape=(n_total, height, width),
         movie_dtype=str(np.dtype(movie.dtype)), seed=seed, final_loss=loss_value,
         seconds=time.perf_counter() - began,
@@ -125,6 +130,12 @@ def train(
     if checkpoint is not None:
         denoiser.save(checkpoint)
     return denoiser
+
+
+def movie_units_loss(output: torch.Tensor, target: torch.Tensor, scale: float) -> torch.Tensor:
+    """``0.5·L1 + 0.5·L2`` of normalised tensors, measured in the movie's own units (× ``scale``)."""
+    return (0.5 * scale * torch.nn.functional.l1_loss(output, target)
+            + 0.5 * scale**2 * torch.nn.functional.mse_loss(output, target))
 
 
 def fitted_patch(patch: tuple[int, int, int], n_frames: int, height: int, width: int,
@@ -148,15 +159,25 @@ def fitted_patch(patch: tuple[int, int, int], n_frames: int, height: int, width:
     return fitted
 
 
-def _training_data(movie: Any, start: int, stop: int, mean: float, scale: float,
-                   patch: tuple[int, int, int]) -> np.ndarray:
-    """Frames ``[start, stop)`` normalised, NaN filled with the mean, padded to at least one patch."""
+def training_data(movie: Any, start: int, stop: int,
+                  patch: tuple[int, int, int]) -> tuple[np.ndarray, float]:
+    """Frames ``[start, stop)`` normalised as the network sees them (minus their mean image, over the scale),
+    padded to at least one patch; and the scale (their standard deviation about the mean image)."""
     data = np.empty((stop - start, *movie.shape[1:]), dtype=np.float32)
     step = block_frames(movie)
     for first in range(start, stop, step):
         last = min(stop, first + step)
-        data[first - start:last - start] = (read_block(movie, first, last, fill=mean) - mean) / scale
-    return padded(data, (2 * patch[0], patch[1], patch[2]))
+        data[first - start:last - start] = read_block(movie, first, last)
+    mean, nan_fraction = mean_image(data, max_frames=None)
+    if nan_fraction:
+        log.warning("%.2g%% of the training pixels are NaN; they are filled with the mean image", 100 * nan_fraction)
+    data -= mean
+    np.nan_to_num(data, copy=False, nan=0.0, posinf=0.0, neginf=0.0)  # a missing pixel: its mean
+    scale = float(np.sqrt(np.mean(np.square(data, dtype=np.float64)) / (1 - nan_fraction)))
+    if not scale > 0:
+        raise MovieError(f"frames {start}:{stop} do not change over time; there is no noise to learn to remove")
+    data /= scale
+    return padded(data, (2 * patch[0], patch[1], patch[2])), scale
 
 
 def substack_batch(data: np.ndarray, patch: tuple[int, int, int], batch_size: int,
