@@ -324,9 +324,9 @@ def _train_options(steps: int | None, patch: str | None) -> dict:
 @click.option("--series", default=None, help="Path of the TwoPhotonSeries (default: the only one).")
 @click.option("--frames", default=None, help="Frames to denoise, a:b (default: all).")
 @click.option("--train-frames", type=int, default=None, help="Train on at most N frames (default 2000).")
-@click.option("--steps", type=int, default=None, help="Training steps (default: nwb_cascade.denoise.train's).")
+@click.option("--steps", type=int, default=None, help="Training steps (default 400 on a GPU, 600 on a CPU).")
 @click.option("--patch", default=None,
-              help="Network input frames,height,width, multiples of 8 (default 32,64,64; 16,32,32 is ~8x faster on a CPU).")
+              help="Network input frames,height,width, multiples of 8 (default 32,64,64 on a GPU, 16,32,32 on a CPU).")
 @click.option("--model", "model", type=click.Path(dir_okay=False), default=None,
               help="A denoiser checkpoint: skip training.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
