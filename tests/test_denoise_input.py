@@ -14,8 +14,7 @@ from pynwb import NWBHDF5IO
 
 from nwb_cascade.cli import main
 from nwb_cascade.denoise import CheckpointError, MovieError, apply, load_denoiser, synthetic_movie, train
-from nwb_cascade.denoise.apply import mean_image_frames
-from nwb_cascade.denoise.movie import MEAN_FRAMES, mean_image, to_dtype
+from nwb_cascade.denoise.movie import MEAN_FRAMES, mean_image, mean_image_frames, to_dtype
 from nwb_cascade.denoise.network import UNet3D, parameter_count
 from nwb_cascade.denoise.tiles import spans
 from nwb_cascade.nwb.denoised import denoise_nwb

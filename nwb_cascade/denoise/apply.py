@@ -21,7 +21,16 @@ from tqdm.auto import tqdm
 
 from ..cascade.inference import resolve_device
 from .checkpoint import Denoiser, load_denoiser
-from .movie import MEAN_FRAMES, MovieError, as_movie, check_saturation, frame_range, mean_image, read_block, to_dtype
+from .movie import (
+    MovieError,
+    as_movie,
+    check_saturation,
+    frame_range,
+    mean_image,
+    mean_image_frames,
+    read_block,
+    to_dtype,
+)
 from .tiles import padded, plane_tiles, spans, tile_size
 
 log = logging.getLogger(__name__)
@@ -139,14 +148,6 @@ def denoised_blocks(
                 result[missing[kept[0]:kept[1]]] = np.nan
             yield span.keep_start, result
             bar.update(keep_stop - span.keep_start)
-
-
-def mean_image_frames(start: int, stop: int, n_frames: int) -> tuple[int, int]:
-    """The frames the mean image is taken from: the selection, widened to ``MEAN_FRAMES`` around it
-    (within the movie) when it is shorter."""
-    short = max(0, MEAN_FRAMES - (stop - start))
-    first = max(0, min(start - short // 2, n_frames - MEAN_FRAMES))
-    return first, min(n_frames, max(stop, first + MEAN_FRAMES))
 
 
 def _denoise_block(network: torch.nn.Module, block: np.ndarray, planes: list, batch_size: int,

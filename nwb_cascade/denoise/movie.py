@@ -101,6 +101,14 @@ def mean_image(movie: Any, start: int = 0, stop: int | None = None,
     return image.astype(np.float32), float(1 - count.sum() / read)
 
 
+def mean_image_frames(start: int, stop: int, n_frames: int) -> tuple[int, int]:
+    """The frames the mean image is taken from: the selection, widened to ``MEAN_FRAMES`` around it
+    (within the movie) when it is shorter."""
+    short = max(0, MEAN_FRAMES - (stop - start))
+    first = max(0, min(start - short // 2, n_frames - MEAN_FRAMES))
+    return first, min(n_frames, max(stop, first + MEAN_FRAMES))
+
+
 def _sample_blocks(start: int, stop: int, max_frames: int | None, block: int) -> list[tuple[int, int]]:
     """Ranges of frames to read: all of ``[start, stop)`` in blocks, or 16 evenly spaced blocks of
     ``max_frames / 16`` frames when the range is longer than ``max_frames``."""
