@@ -256,3 +256,18 @@ def test_remote_movie_streams_to_the_same_result(checkpoint, movie, tmp_path):
         ours, theirs = (io.read().processing["denoising"]["TwoPhotonSeries"] for io in (a, b))
         np.testing.assert_array_equal(ours.data[:], theirs.data[:])
         assert theirs.source_url == url
+
+
+def test_denoising_example_runs_end_to_end(tmp_path):
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "denoise_synthetic_movie.py"
+    run = subprocess.run([sys.executable, str(script), str(tmp_path), "--steps", "2"], capture_output=True, text=True,
+                         timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "PSNR against the clean movie" in run.stderr
+    with NWBHDF5IO(str(tmp_path / "synthetic_movie.nwb"), "r") as raw_io, \
+            NWBHDF5IO(str(tmp_path / "synthetic_movie.denoised.nwb"), "r") as out_io:
+        raw = raw_io.read().acquisition["TwoPhotonSeries"]
+        denoised = out_io.read().processing["denoising"]["TwoPhotonSeries"]
+        assert denoised.data.shape == raw.data.shape and denoised.data.dtype == raw.data.dtype
