@@ -125,6 +125,12 @@ def test_mean_image_frames_surround_a_short_selection(selection, n_frames, windo
     assert mean_image_frames(*selection, n_frames) == window
 
 
+def test_a_movie_in_normalised_units_is_warned_about(movie, caplog):
+    with caplog.at_level(logging.WARNING):
+        train(movie.noisy / 1e4, patch=PATCH, steps=1)
+    assert "normalised units, multiply it" in caplog.text
+
+
 def test_one_frame_is_refused_with_a_reason(checkpoint, movie):
     with pytest.raises(MovieError, match="one 2D image"):
         apply(movie.noisy[0], checkpoint)

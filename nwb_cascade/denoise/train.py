@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 #: training steps, on a GPU and on a CPU (where a step of the smaller patch costs ~0.08 s on 2 cores).
 PATCH, STEPS = (32, 64, 64), 400
 CPU_PATCH, CPU_STEPS = (16, 32, 32), 600
+#: Below this standard deviation about the mean image (in the movie's units), the L1 half of the loss biases.
+SMALL_SCALE = 1.0
 #: Training frames read into memory when the caller does not choose.
 DEFAULT_TRAIN_FRAMES = 2000
 
@@ -106,6 +108,10 @@ def train(
     if steps is None:
         steps = CPU_STEPS if on_cpu else STEPS
     data, scale = training_data(movie, start, stop, patch)
+    if scale < SMALL_SCALE:
+        log.warning("the movie varies by only %.3g (its units) about its mean image: the L1 half of the loss, "
+                    "measured in the movie's units as in DeepCAD-RT, will pull sparse transients toward the "
+                    "resting level; if the movie is in normalised units, multiply it (e.g. by 1000) first", scale)
     log.info("training on frames %d:%d (%d×%d px), patches %s, %d steps", start, stop, height, width, patch, steps)
 
     torch.manual_seed(seed)
