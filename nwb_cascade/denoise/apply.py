@@ -57,6 +57,11 @@ def apply(
 ) -> Any:
     """Denoise ``frames`` of ``movie``.
 
+    The network sees the movie minus its mean image, over the checkpoint's scale; both are
+    restored in the result.  The mean image is the movie's own, from the selected frames
+    (widened to :data:`~.movie.MEAN_FRAMES` around a shorter selection; see
+    :func:`~.movie.mean_image`), so a checkpoint serves other sessions of a preparation too.
+
     Parameters
     ----------
     movie
