@@ -67,18 +67,18 @@ def main() -> None:
     _, sigmas, blurred = best_blur(movie.noisy, movie.clean)
 
     model = load_model(MODEL)
-    clean_traces = movie.roi_traces(movie.clean)
+    clean_traces, clean_dff = movie.roi_traces(movie.clean), movie.roi_dff(movie.clean)
     rows, gains = [], []
     for name, estimate in (("raw", movie.noisy), (f"best Gaussian blur (σ {sigmas[0]:g} frames, {sigmas[1]:g} px)",
                                                     blurred), ("DeepCAD-RT (this package)", denoised)):
         dff = movie.roi_dff(estimate)
-        gains.append((name, band_gains(dff, movie.roi_dff(movie.clean), movie.frame_rate)))
+        gains.append((name, band_gains(dff, clean_dff, movie.frame_rate)))
         rows.append((name, psnr(estimate, movie.clean),
                      float(np.median(trace_correlations(movie.roi_traces(estimate), clean_traces))),
                      float(np.median(noise_levels(dff, movie.frame_rate))),
                      float(np.nanmedian(spike_inference_correlations(dff, movie.spike_counts, model,
                                                                       movie.frame_rate)))))
-    truth = spike_inference_correlations(movie.roi_dff(movie.clean), movie.spike_counts, model, movie.frame_rate)
+    truth = spike_inference_correlations(clean_dff, movie.spike_counts, model, movie.frame_rate)
 
     print(f"\nSynthetic movie: {args.frames} frames of {args.size}×{args.size} px at {movie.frame_rate:g} Hz, "
           f"{len(movie.footprints)} neurons, {args.photons:g} photons/frame at a resting neuron's centre "
@@ -89,7 +89,7 @@ def main() -> None:
     for name, score, correlation, noise, cascade in rows:
         print(f"| {name} | {score:.1f} | {correlation:.3f} | {noise:.2f} | {cascade:.3f} |")
     print(f"| clean (reference) | - | 1 | "
-          f"{float(np.median(noise_levels(movie.roi_dff(movie.clean), movie.frame_rate))):.2f} | "
+          f"{float(np.median(noise_levels(clean_dff, movie.frame_rate))):.2f} | "
           f"{float(np.nanmedian(truth)):.3f} |")
     print("\nHow much of the clean ROI ΔF/F each band of the ROI ΔF/F carries (least-squares gain, 1 = all):\n")
     print("| movie | " + " | ".join(f"{low:g}-{high:g} Hz" for low, high in BANDS) + " |")

@@ -188,7 +188,9 @@ def training_data(movie: Any, start: int, stop: int,
         log.warning("%.2g%% of the training pixels are NaN; they are filled with the mean image", 100 * nan_fraction)
     data -= mean
     np.nan_to_num(data, copy=False, nan=0.0, posinf=0.0, neginf=0.0)  # a missing pixel: its mean
-    scale = float(np.sqrt(np.mean(np.square(data, dtype=np.float64)) / (1 - nan_fraction)))
+    step = block_frames(data)  # sum of squares block by block: a float64 copy of all frames would double memory
+    squares = sum(float(np.square(data[i:i + step], dtype=np.float64).sum()) for i in range(0, len(data), step))
+    scale = float(np.sqrt(squares / (data.size * (1 - nan_fraction))))
     if not scale > 0:
         raise MovieError(f"frames {start}:{stop} do not change over time; there is no noise to learn to remove")
     data /= scale
