@@ -16,17 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nwb_cascade.cascade import CascadeModel, load_model
+from nwb_cascade.cascade import load_model
 from nwb_cascade.cascade.evaluate import score_dataset
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEST = ["DS21-jGECO1a-m-V1", "DS22-OGB1-m-SST-V1", "DS23-OGB1-m-PV-V1", "DS24-GCaMP6f-m-PV-V1",
         "DS25-GCaMP6f-m-SST-V1", "DS26-GCaMP6f-m-VIP-V1", "DS27-GCaMP6f-m-PV-vivo-V1", "DS28-XCaMPgf-m-V1",
         "DS29-GCaMP7f-m-V1"]
-
-
-def first_members(model: CascadeModel, count: int) -> CascadeModel:
-    return CascadeModel(dict(model.config), {level: members[:count] for level, members in model.weights.items()})
 
 
 def main() -> None:
@@ -39,7 +35,7 @@ def main() -> None:
     members = min(len(m) for m in ours.weights.values())
     models = {"published": published}
     if members < min(len(m) for m in published.weights.values()):
-        models[f"published, {members} member(s)"] = first_members(published, members)
+        models[f"published, {members} member(s)"] = published.first_members(members)
     models[f"retrained here, {members} member(s)"] = ours
     names = list(models)
     print("| dataset | noise | " + " | ".join(names) + " |")

@@ -39,13 +39,15 @@ class DatasetScores:
 
 
 def score_neurons(model: CascadeModel, folder: str | Path, noise_level: float, *, seed: int = 0,
-                  baseline: bool = False) -> list[RateScores]:
+                  baseline: bool = False, smoothing: float | None = None) -> list[RateScores]:
     """Scores of each neuron of a dataset at ``noise_level`` (neurons whose recordings are all
     noisier are left out).  With ``baseline``, the trivial predictor instead of the model:
-    the ΔF/F derivative clipped at 0."""
+    the ΔF/F derivative clipped at 0.  ``smoothing`` is the σ (s) of the Gaussian that
+    smooths the true spikes into the target; default: the model's own, as in the paper.
+    Give one common value to compare models trained with different smoothings."""
     rng = np.random.default_rng(seed)
     rate = model.frame_rate
-    sigma = model.smoothing * rate
+    sigma = (model.smoothing if smoothing is None else smoothing) * rate
     scores = []
     for path in sorted(Path(folder).glob("*.mat")):
         predicted, truth = [], []

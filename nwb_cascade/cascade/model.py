@@ -135,6 +135,11 @@ class CascadeModel:
             self._ensembles[key] = TraceEnsemble(members, self.windowsize).to(device).eval()
         return self._ensembles[key]
 
+    def first_members(self, count: int) -> CascadeModel:
+        """The same model with only the first ``count`` members of each ensemble (to measure what members add)."""
+        return CascadeModel(dict(self.config), {level: members[:count] for level, members in self.weights.items()},
+                            self.path)
+
     def network(self, noise_level: int, member: int) -> CascadeNet:
         """One member as the published per-window network (for training or reference)."""
         net = _new_network(self.config)
