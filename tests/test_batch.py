@@ -22,7 +22,7 @@ from nwb_cascade.cli import main
 from nwb_cascade.manifest import DONE, FAILED, PENDING, read_manifest
 from nwb_cascade.run import infer
 
-from .conftest import MODEL_DIR, need
+from .conftest import MODEL_DIR, assert_rates_close, need
 from .http_server import RangeServer
 
 # name: (layout, first ROI, ROIs, frames) - short slices of the excerpt keep each session to a second or two
@@ -100,7 +100,7 @@ def test_batch_matches_single_process_runs_and_reruns_only_what_is_left(sessions
     outputs = outputs_by_session(first, sessions)
     assert sorted(outputs) == sorted(SESSIONS)
     for name, path in outputs.items():
-        assert spike_rates(path).tobytes() == references[name].tobytes(), name
+        assert_rates_close(spike_rates(path), references[name], frames_axis=0)  # 1 thread vs 2: reordering only
     for row in first.done:
         _, _, rois, frames = SESSIONS[next(name for name in SESSIONS if name in row.source)]
         assert (row.rois, row.frames, row.model) == (rois, frames, "Global_EXC_30Hz_smoothing25ms")
@@ -157,7 +157,7 @@ def test_a_worker_killed_mid_batch_does_not_stop_the_batch(sessions, references,
     assert killed, "no worker was seen running a session"
     assert len(summary.done) == 4 and not summary.failed
     for name, path in outputs_by_session(summary, sessions).items():
-        assert spike_rates(path).tobytes() == references[name].tobytes(), name
+        assert_rates_close(spike_rates(path), references[name], frames_axis=0)  # 1 thread vs 2: reordering only
     assert not list((tmp_path / "out").glob(".*.partial-*"))  # what the killed task began is cleaned away
     with Client(cluster.scheduler_address) as client:  # the nanny has brought a fresh worker up
         client.wait_for_workers(2, timeout=60)

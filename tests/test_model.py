@@ -9,7 +9,7 @@ import torch
 from nwb_cascade.cascade import ModelError, load_model, predict
 from nwb_cascade.cascade.model import weight_file_name
 
-from .conftest import MODEL_DIR, need
+from .conftest import MODEL_DIR, assert_rates_close, need
 
 
 @pytest.fixture
@@ -76,5 +76,5 @@ def test_ensemble_average_uses_each_rois_level(model, allen_traces):
     traces = allen_traces[:2]
     low = predict(traces, model, frame_rate=30, noise_levels=np.array([2.0, 2.0]), threshold=False)
     mixed = predict(traces, model, frame_rate=30, noise_levels=np.array([2.0, 7.0]), threshold=False)
-    np.testing.assert_array_equal(low[0], mixed[0])
+    assert_rates_close(low[0], mixed[0])  # ROI 0 ran with one ROI or two: float32 reordering only
     assert np.nanmax(np.abs(low[1] - mixed[1])) > 1e-3
