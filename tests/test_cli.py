@@ -54,3 +54,37 @@ def test_ground_truth_list_prints_a_table():
 def test_train_needs_a_config_or_a_file_to_match():
     result = CliRunner().invoke(main, ["train"])
     assert result.exit_code != 0 and "either CONFIG.yaml or --match" in result.output
+
+
+def test_threshold_mode_is_recorded_as_asked(nwb_copy, tmp_path):
+    """0 (the default: negatives clipped), 1 and off each reach the file as themselves (0 == False in Python)."""
+    import h5py
+    import numpy as np
+
+    from .conftest import MODEL_DIR, need
+
+    path = nwb_copy("visual_coding")
+    runner = CliRunner()
+    recorded = {}
+    for value in ("0", "1", "off"):
+        out = tmp_path / f"threshold_{value}.nwb"
+        result = runner.invoke(main, ["infer", str(path), "--model", str(need(MODEL_DIR)), "--threshold", value,
+                                      "--no-discrete-spikes", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        with h5py.File(out, "r") as handle:
+            rates = handle["processing/cascade/ophys_DfOverF_DfOverF/spike_rates"]
+            recorded[value] = (rates.attrs["threshold_mode"], np.nanmin(rates["data"][:]))
+    assert {value: mode for value, (mode, _) in recorded.items()} == {"0": "0", "1": "1", "off": "off"}
+    assert recorded["0"][1] == 0 and recorded["1"][1] == 0 and recorded["off"][1] < 0  # only off keeps negatives
+
+
+def test_threshold_values_are_named_by_mode():
+    import pytest
+
+    from nwb_cascade.cascade.inference import threshold_mode
+
+    assert [threshold_mode(v) for v in (0, 1, False, True, None, "off", "0", "1", 0.0)] == \
+        ["0", "1", "off", "1", "off", "off", "0", "1", "0"]
+    for bad in (2, -1, 0.5, "2"):
+        with pytest.raises(ValueError, match="threshold must be 0, 1 or False"):
+            threshold_mode(bad)

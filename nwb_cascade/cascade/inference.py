@@ -100,6 +100,7 @@ def predict(
     NoiseLevelError
         Noise levels far beyond any model (raw fluorescence or percent ΔF/F).
     """
+    threshold_mode(threshold)  # a bad value fails before any work
     model = load_model(model)
     rate = check_frame_rate(frame_rate, model)
     data, was_1d = as_traces(traces, model.windowsize)
@@ -223,11 +224,31 @@ def check_noise_levels(noise: np.ndarray, model: CascadeModel) -> None:
         )
 
 
-def apply_threshold(rates: np.ndarray, threshold: int | bool | None, model: CascadeModel) -> None:
-    """Apply a threshold mode (0, 1 or off) to raw network outputs, in place; NaNs stay NaN."""
-    if threshold is False or threshold is None or threshold == "off":
+def threshold_mode(threshold: Any) -> str:
+    """The threshold mode a value names: ``"0"``, ``"1"`` or ``"off"``.
+
+    ``0`` and ``1`` are compared by identity with the booleans first: in Python ``0 == False``
+    and ``0 in (False, None)`` are true, so a test like ``threshold in (False, None, "off")``
+    would read the default 0 as "off".
+    """
+    if threshold is False or threshold is None or (isinstance(threshold, str) and threshold.lower() == "off"):
+        return "off"
+    if threshold is True:
+        return "1"
+    if isinstance(threshold, (int, np.integer, str)) and str(threshold) in ("0", "1"):
+        return str(threshold)
+    if isinstance(threshold, (float, np.floating)) and float(threshold) in (0.0, 1.0):
+        return str(int(threshold))
+    raise ValueError(f"threshold must be 0, 1 or False ('off'), got {threshold!r}")
+
+
+def apply_threshold(rates: np.ndarray, threshold: int | bool | str | None, model: CascadeModel) -> None:
+    """Apply a threshold mode (0, 1 or off, see :func:`threshold_mode`) to raw network outputs, in place;
+    NaNs stay NaN."""
+    mode = threshold_mode(threshold)
+    if mode == "off":
         return
-    if threshold is True or threshold == 1:
+    if mode == "1":
         floor = single_spike_height(model.smoothing * model.frame_rate) / math.e
         # Published code passes int(smoothing * rate) to scipy's binary_dilation, where 0 means
         # "repeat until nothing changes"; 0 here means no dilation.
@@ -238,8 +259,6 @@ def apply_threshold(rates: np.ndarray, threshold: int | bool | None, model: Casc
             if reach > 0:
                 active = binary_dilation(active, iterations=reach)
             row[~active & np.isfinite(row)] = 0
-    elif threshold != 0:
-        raise ValueError(f"threshold must be 0, 1 or False, got {threshold!r}")
     with np.errstate(invalid="ignore"):
         rates[rates < 0] = 0
 

@@ -35,6 +35,7 @@ from pynwb.ophys import ImageSegmentation, ImagingPlane, OpticalChannel, PlaneSe
 
 from .. import __version__
 from ..cascade import CascadeModel, spike_times
+from ..cascade.inference import threshold_mode
 from .extension import CascadeDiscreteSpikes, CascadeResults, CascadeSpikeRates
 from .read import SeriesInfo
 
@@ -107,7 +108,6 @@ def build_results(inference: Inference, series: RoiResponseSeries, name: str) ->
         {"timestamps": series} if series.timestamps is not None
         else {"rate": float(series.rate), "starting_time": float(series.starting_time or 0.0)}
     )
-    threshold_mode = "off" if inference.threshold in (False, None, "off") else str(int(inference.threshold))
     spike_rates = CascadeSpikeRates(
         name="spike_rates",
         data=compressed(inference.rates.T, scale=inference.frame_rate, dtype=np.float32),
@@ -119,7 +119,7 @@ def build_results(inference: Inference, series: RoiResponseSeries, name: str) ->
         model_name=model.name,
         model_frame_rate=model.frame_rate,
         smoothing=model.smoothing,
-        threshold_mode=threshold_mode,
+        threshold_mode=threshold_mode(inference.threshold),
         **timing,
     )
     discrete = None
