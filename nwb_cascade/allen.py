@@ -27,7 +27,7 @@ from pynwb import NWBFile
 from .cascade.zoo import bundled_models
 from .nwb.read import NWBInputError, find_series
 from .run import RunSummary, infer, open_nwb
-from .sources import SourceError, list_assets, output_name, resolve
+from .sources import SourceError, default_output, list_assets, resolve
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def process_session(
     if re.fullmatch(r"\d{6,}", text) and not Path(text).exists():
         text = find_session(text)
     source = resolve(text)
-    output = Path(output) if output is not None else Path(output_name(source))
+    output = Path(output) if output is not None else default_output(source)
     start = time.perf_counter()
     with open_nwb(source) as (_, nwbfile):
         allen = read_session(nwbfile, series)

@@ -209,12 +209,12 @@ def expand(sources: Sequence[str | Path], glob: str | None = None) -> list[str]:
 
 def plan_outputs(sessions: Sequence[str], out: Path) -> dict[str, Path]:
     """The output file of each session in ``out``; two sessions that would share one are an error."""
-    from .sources import output_name
+    from .sources import default_output
 
     outputs: dict[str, Path] = {}
     owners: dict[Path, str] = {}
     for source in sessions:
-        target = out / output_name(source)
+        target = default_output(source, folder=out)
         if target in owners:
             raise BatchError(f"{owners[target]} and {source} would both write {target}; "
                              "run them into separate output folders (or rename one of the files)")

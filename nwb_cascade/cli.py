@@ -12,7 +12,7 @@ from . import __version__
 from .cascade import CascadeError, download_model, list_models
 from .nwb.read import NWBInputError
 from .nwb.write import NWBWriteError
-from .sources import SourceError
+from .sources import SourceError, default_output
 
 
 def _threshold(value: str) -> int | bool:
@@ -49,14 +49,6 @@ def inspect_command(file: str) -> None:
         click.echo(f"  results: {name}")
 
 
-def _default_output(source: str) -> Path:
-    """FILE.cascade.nwb beside a local FILE; for a URL or DANDI asset, a name from its path, here."""
-    from .sources import output_name
-
-    local = Path(source)
-    return local.with_suffix(".cascade.nwb") if local.exists() else Path(output_name(source))
-
-
 @main.command("infer")
 @click.argument("file")
 @click.option("--series", default=None, help="Path of the RoiResponseSeries (default: the only ΔF/F series).")
@@ -85,7 +77,7 @@ def infer_command(file: str, series: str | None, model: str | None, in_place: bo
     if in_place:
         summary = annotate(file, **options)
     else:
-        target = Path(output) if output else _default_output(file)
+        target = Path(output) if output else default_output(file)
         summary = infer(file, target, **options)
     click.echo(summary.describe())
 
@@ -136,13 +128,13 @@ def dandi_ls(dandiset: str, pattern: str | None) -> None:
 @click.option("--rois", default=None, help="Comma-separated ROI indices (default: the most active).")
 @click.option("--results", "container", default=None, help="Results container name (default: the first).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Image file (default: FILE with .cascade.png).")
+              help="Image file (default: FILE with .png for .nwb).")
 def plot_command(file: str, rois: str | None, container: str | None, out: str | None) -> None:
     """Draw ΔF/F, spike rates and spikes of chosen ROIs, and the ROIs' noise levels."""
     from .plot import plot_results
 
     chosen = [int(v) for v in rois.split(",")] if rois else None
-    target = out or str(Path(file).with_suffix(".cascade.png"))
+    target = out or str(default_output(file, "", extension=".png"))
     plot_results(file, rois=chosen, container=container, out=target)
     click.echo(target)
 
@@ -333,7 +325,8 @@ def _train_options(steps: int | None, patch: str | None) -> dict:
               help="Where to save the trained denoiser (default: OUTPUT with .denoiser.pt).")
 @click.option("--in-place", "in_place", is_flag=True, help="Add the denoised movie to FILE itself.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="New NWB file for the denoised movie (default: FILE with .denoised.nwb).")
+              help="New NWB file for the denoised movie (default: FILE with .denoised.nwb; for remote sources "
+                   "<name>_denoised.nwb in the working directory).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing denoised series / output file.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when present).")
 def denoise_command(file: str, series: str | None, frames: str | None, train_frames: int | None, steps: int | None,
@@ -345,8 +338,7 @@ def denoise_command(file: str, series: str | None, frames: str | None, train_fra
 
     if in_place and output:
         raise click.UsageError("--in-place and --output exclude each other")
-    local_name = file.split("?")[0].rstrip("/").rsplit("/", 1)[-1] if "://" in file else file
-    target = None if in_place else output or str(Path(local_name).with_suffix(".denoised.nwb"))
+    target = None if in_place else output or default_output(file, "denoised")
     try:
         summary = denoise_nwb(file, output=target, in_place=in_place, series=series, frames=_frame_slice(frames),
                               train_frames=train_frames, model=model, checkpoint=checkpoint, overwrite=overwrite,

@@ -304,22 +304,59 @@ def expand_sources(items: Sequence[str | Path], glob: str | None = None) -> list
     return list(dict.fromkeys(expanded))
 
 
-def output_name(source: str | Source, suffix: str = "_cascade") -> str:
-    """A local file name for the results of ``source``: the file name of its asset, URL or path
-    with ``suffix`` before ``.nwb``; for DANDI assets the folders of the asset path join the
-    name with ``_`` only when the file name alone does not say which session it is."""
-    if isinstance(source, str):
-        reference = _parse_dandi(source)
-        if reference is not None and reference.path:
-            name = Path(reference.path).name
-        elif re.match(r"^https?://", source, re.IGNORECASE):
-            name = _url_file_name(source)
-        else:
-            name = Path(source).name
-    else:
-        name = source.name
-    stem = name[:-4] if name.lower().endswith(".nwb") else name
-    return f"{stem}{suffix}.nwb"
+#: File-name endings of NWB files and stores, longest first: what a default output name replaces.
+NWB_ENDINGS = (".nwb.lindi.json", ".nwb.lindi.tar", ".nwb.zarr", ".lindi.json", ".lindi.tar", ".nwb", ".zarr")
+
+
+def file_name(source: str | Path | Source) -> str:
+    """The file name a source names: of its DANDI asset path, its URL path or its local path."""
+    if isinstance(source, Source):
+        return source.name
+    text = str(source)
+    reference = _parse_dandi(text)
+    if reference is not None and reference.path:
+        return Path(reference.path).name
+    if re.match(r"^https?://", text, re.IGNORECASE):
+        return _url_file_name(text)
+    return Path(text).name
+
+
+def _stem(name: str) -> str:
+    lowered = name.lower()
+    ending = next((ending for ending in NWB_ENDINGS if lowered.endswith(ending)), "")
+    return name[:len(name) - len(ending)] if ending else name
+
+
+def output_name(source: str | Path | Source, kind: str = "cascade", extension: str = ".nwb") -> str:
+    """A file name for the ``kind`` of output of ``source`` away from it: ``<stem>_<kind><extension>``
+    (``sub-1_ses-2_ophys.nwb`` -> ``sub-1_ses-2_ophys_cascade.nwb``); see :func:`default_output`."""
+    return f"{_stem(file_name(source))}_{kind}{extension}"
+
+
+def is_local(source: str | Path | Source) -> bool:
+    """Whether ``source`` names a local file (not a URL or a DANDI asset); no network is used."""
+    if isinstance(source, Source):
+        return not source.remote
+    text = str(source)
+    return _parse_dandi(text) is None and not re.match(r"^https?://", text, re.IGNORECASE)
+
+
+def default_output(source: str | Path | Source, kind: str = "cascade", *, folder: str | Path | None = None,
+                   extension: str = ".nwb") -> Path:
+    """Where a command writes the ``kind`` of output of ``source`` when no output is given.
+
+    The one naming rule of every command: beside a local source, ``FILE.<kind><extension>``
+    (``session.nwb`` -> ``session.cascade.nwb``, ``session.denoised.nwb``); for a remote source
+    (URL, DANDI asset, DANDI web URL) in the working directory, and for any source in ``folder``
+    (a batch's output folder), ``<stem>_<kind><extension>`` (:func:`output_name`), named after the
+    asset's file, never after its folders or the URL's query.  An empty ``kind`` gives ``FILE<extension>``.
+    """
+    if folder is not None:
+        return Path(folder) / output_name(source, kind, extension)
+    if is_local(source):
+        path = source.path if isinstance(source, Source) else Path(source)
+        return path.with_name(f"{_stem(path.name)}{'.' + kind if kind else ''}{extension}")
+    return Path(output_name(source, kind, extension) if kind else _stem(file_name(source)) + extension)
 
 
 def _url_file_name(url: str) -> str:

@@ -4,13 +4,14 @@ DANDI-shaped API: results equal to the local run, bytes read bounded, faults han
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
 from nwb_cascade.run import infer
-from nwb_cascade.sources import SourceError, expand_sources, list_assets, output_name, resolve
+from nwb_cascade.sources import SourceError, default_output, expand_sources, list_assets, output_name, resolve
 
 from .conftest import ALLEN_DIR, need
 from .dandi_api import ASSET_ID, ASSET_PATH, DANDISET, VERSION, DandiArchive
@@ -169,6 +170,27 @@ def test_remote_sources_are_read_only(served):
 
     with RangeServer(served["root"]) as server, pytest.raises(SourceError, match="remote and read-only"):
         annotate(f"{server.url}/visual_coding.nwb")
+
+
+@pytest.mark.parametrize("kind", ["cascade", "denoised"])
+def test_default_output_names(tmp_path, kind):
+    """One naming rule for every command: beside a local file FILE.<kind>.nwb; for remote sources the asset's
+    or URL's file name with _<kind>, in the working directory (or a batch's folder); never a DANDI id as a folder."""
+    local = tmp_path / "sub-1_ses-2_ophys.nwb"
+    local.touch()
+    asset = "DANDI:000728/sub-1/sub-1_ses-2_behavior+image+ophys.nwb"
+    expected = f"sub-1_ses-2_behavior+image+ophys_{kind}.nwb"
+    assert default_output(str(local), kind) == tmp_path / f"sub-1_ses-2_ophys.{kind}.nwb"
+    assert default_output(local, kind) == tmp_path / f"sub-1_ses-2_ophys.{kind}.nwb"
+    assert default_output("https://host/blobs/abc/x.nwb?versionId=7", kind) == Path(f"x_{kind}.nwb")
+    assert default_output(asset, kind) == Path(expected)
+    assert default_output(asset + "@0.240827.1809", kind) == Path(expected)
+    web = "https://dandiarchive.org/dandiset/000728/draft/files?location=sub-1%2Fsub-1_ses-2_behavior%2Bimage%2Bophys.nwb"
+    assert default_output(web, kind) == Path(expected)
+    assert default_output("https://host/store/x.nwb.zarr", kind) == Path(f"x_{kind}.nwb")
+    assert default_output(asset, kind, folder=tmp_path / "out") == tmp_path / "out" / expected
+    assert default_output(local, kind, folder=tmp_path / "out") == tmp_path / "out" / f"sub-1_ses-2_ophys_{kind}.nwb"
+    assert default_output(tmp_path / "x.cascade.nwb", "", extension=".png") == tmp_path / "x.cascade.png"
 
 
 def test_source_strings():

@@ -148,7 +148,7 @@ def denoise_nwb(
         Tiles per forward pass, torch device, progress bars.
     """
     from ..run import open_nwb
-    from ..sources import resolve
+    from ..sources import default_output, resolve
 
     began = time.perf_counter()
     if in_place == (output is not None):
@@ -162,7 +162,7 @@ def denoise_nwb(
     elif target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; choose another output or pass overwrite=True (--overwrite)")
     if checkpoint is None and model is None:
-        checkpoint = target.with_suffix(".denoiser.pt")
+        checkpoint = default_output(target, "denoiser", extension=".pt")
     with open_nwb(resolved, "a" if in_place else "r") as (io, nwbfile):
         info = choose_two_photon_series(nwbfile, series)
         movie = as_movie(info.series)
