@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from .manifest import DONE, FAILED, PENDING, Manifest, ManifestError, ManifestRow
+from .manifest import DONE, FAILED, PENDING, SKIPPED, Manifest, ManifestError, ManifestRow
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -50,13 +50,13 @@ class BatchSummary:
     """What a batch did, and where its manifest is.
 
     ``rows`` are the manifest rows of this batch's sources, in the order given;
-    ``ran`` sessions were run this time, ``skipped`` were done before.
+    ``ran`` sessions were run this time, ``done_before`` were done (or skipped) before.
     """
 
     manifest: Path
     rows: list[ManifestRow]
     ran: int
-    skipped: int
+    done_before: int
     seconds: float
     workers: int
     dashboard: str | None
@@ -73,6 +73,11 @@ class BatchSummary:
     def pending(self) -> list[ManifestRow]:
         return [row for row in self.rows if row.status == PENDING]
 
+    @property
+    def skipped(self) -> list[ManifestRow]:
+        """Sources with no calcium traces (raw movies, behaviour-only files): nothing to run."""
+        return [row for row in self.rows if row.status == SKIPPED]
+
     def table(self) -> str:
         """A plain-text summary: sessions per status, the work done, and each failure with its error."""
         done = self.done
@@ -80,15 +85,18 @@ class BatchSummary:
         lines = [
             "| status | sessions |",
             "|---|---|",
-            f"| done | {len(done)} ({self.skipped} before this run) |",
+            f"| done | {len(done)} |",
+            f"| skipped (no calcium traces) | {len(self.skipped)} |",
             f"| failed | {len(self.failed)} |",
             f"| pending | {len(self.pending)} |",
+            f"({self.done_before} finished before this run)",
             "",
             f"{self.ran} session(s) run in {self.seconds:.1f} s on {self.workers} worker(s)"
             + (f" ({rate:.2f} sessions/min)" if self.ran else "")
             + f"; {sum(row.rois or 0 for row in done)} ROIs, {sum(row.frames or 0 for row in done)} frames done in all",
             f"manifest: {self.manifest}",
         ]
+        lines += [f"skipped: {row.source}: {row.error}" for row in self.skipped]
         lines += [f"failed: {row.source}: {row.error}" for row in self.failed]
         return "\n".join(lines)
 
@@ -106,6 +114,8 @@ def batch(
     threshold: Any = 0,
     device: str | None = None,
     progress: bool = True,
+    compute_dff: bool = True,
+    dff_recipe: Any = None,
 ) -> BatchSummary:
     """Infer spikes for every session in ``sources`` on a Dask cluster; one output file per session in ``out``.
 
@@ -134,7 +144,7 @@ def batch(
     model
         A model name or folder (a folder must be visible to every worker); default:
         a published model for each session's frame rate.
-    series, discrete_spikes, threshold
+    series, discrete_spikes, threshold, compute_dff, dff_recipe
         As in :func:`nwb_cascade.infer`, for every session.
     device
         As in :func:`nwb_cascade.infer`; default: ``"cuda"`` where workers declare the
@@ -159,21 +169,23 @@ def batch(
     if workers is not None and workers < 1:
         raise BatchError(f"workers must be at least 1, got {workers}")
     out = Path(out)
-    sessions = plan_outputs(expand(sources, glob), out)
+    without_traces: dict[str, str] = {}
+    sessions = plan_outputs(expand(sources, glob, without_traces), out)
     options = {"series": series, "model": _model_for_workers(model), "discrete_spikes": discrete_spikes,
-               "threshold": threshold, "device": device}
+               "threshold": threshold, "device": device, "compute_dff": compute_dff, "dff_recipe": dff_recipe}
     try:
         manifest = Manifest(out)
         with manifest.locked():
             todo = _sessions_to_run(manifest, sessions, out)
-            skipped = len(sessions) - len(todo)
+            finished = len(sessions) - len(todo)
+            todo = _skip_without_traces(manifest, todo, without_traces)
             manifest.save()
             if not todo:
                 log.info("%s: all %d session(s) are done already; nothing to run", out, len(sessions))
-                return BatchSummary(manifest.path, [manifest.rows[source] for source in sessions], 0, skipped,
+                return BatchSummary(manifest.path, [manifest.rows[source] for source in sessions], 0, finished,
                                     time.perf_counter() - start, 0, None)
-            if skipped:
-                log.info("%d of %d session(s) are done already; running the other %d", skipped, len(sessions),
+            if finished:
+                log.info("%d of %d session(s) are done already; running the other %d", finished, len(sessions),
                          len(todo))
             for source in todo:
                 _remove_partials(sessions[source])
@@ -188,16 +200,18 @@ def batch(
                 collect(client, futures, manifest, progress=progress)
     except ManifestError as error:
         raise BatchError(str(error)) from error
-    return BatchSummary(manifest.path, [manifest.rows[source] for source in sessions], len(todo), skipped,
+    return BatchSummary(manifest.path, [manifest.rows[source] for source in sessions], len(todo), finished,
                         time.perf_counter() - start, n_workers, dashboard)
 
 
-def expand(sources: Sequence[str | Path], glob: str | None = None) -> list[str]:
-    """The sessions of ``sources``, each once, local paths made absolute (they name manifest rows)."""
+def expand(sources: Sequence[str | Path], glob: str | None = None,
+           without_traces: dict[str, str] | None = None) -> list[str]:
+    """The sessions of ``sources``, each once, local paths made absolute (they name manifest rows);
+    ``without_traces`` gets the DANDI assets whose metadata says they hold no calcium traces."""
     from .sources import SourceError, expand_sources
 
     try:
-        expanded = expand_sources([str(source) for source in sources], glob=glob)
+        expanded = expand_sources([str(source) for source in sources], glob=glob, without_traces=without_traces)
     except SourceError as error:  # e.g. the DANDI API cannot be reached: nothing can be planned
         raise BatchError(str(error)) from error
     sessions = list(dict.fromkeys(_absolute(source) for source in expanded))
@@ -245,13 +259,25 @@ def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path) -
     todo = []
     for source in sessions:
         row = manifest.row(source)
-        if row.status == DONE and (out / row.output).is_file():
+        if row.status == SKIPPED or row.status == DONE and (out / row.output).is_file():
             continue
         if row.status == DONE:
             log.warning("%s: the manifest says done but %s is missing; running it again", source, out / row.output)
         manifest.rows[source] = ManifestRow(source)  # forget the last attempt's results and error
         todo.append(source)
     return todo
+
+
+def _skip_without_traces(manifest: Manifest, todo: list[str], reasons: dict[str, str]) -> list[str]:
+    """Record the sources known (from their DANDI metadata) to hold no calcium traces as skipped; the rest."""
+    left = []
+    for source in todo:
+        if source in reasons:
+            manifest.rows[source].update({"status": SKIPPED, "error": reasons[source], "finished": _now()})
+            log.info("%s: skipped, %s", source, reasons[source])
+        else:
+            left.append(source)
+    return left
 
 
 def _remove_partials(target: Path) -> None:
@@ -347,7 +373,7 @@ def collect(client: Client, futures: dict[Future, str], manifest: Manifest, *, p
 
     keys = {future.key for future in futures}
     results = as_completed(futures)
-    counts = {DONE: 0, FAILED: 0}
+    counts = {DONE: 0, FAILED: 0, SKIPPED: 0}
     next_refresh = 0.0
     with tqdm(total=len(futures), unit="session", desc="batch", disable=not progress) as bar:
         try:
@@ -365,13 +391,14 @@ def collect(client: Client, futures: dict[Future, str], manifest: Manifest, *, p
                     next_refresh = 0.0
                 if time.monotonic() >= next_refresh:
                     running = _running(client, keys)
-                    bar.set_postfix(done=counts[DONE], failed=counts[FAILED], running=running, refresh=True)
+                    bar.set_postfix(done=counts[DONE], skipped=counts[SKIPPED], failed=counts[FAILED],
+                                    running=running, refresh=True)
                     next_refresh = time.monotonic() + 1.0
                 time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
             unfinished = [future for future in futures if not future.done()]
             log.warning("interrupted: %d session(s) finished, %d left pending in %s; run again to continue",
-                        counts[DONE] + counts[FAILED], len(unfinished), manifest.path)
+                        sum(counts.values()), len(unfinished), manifest.path)
             client.cancel(unfinished)
             raise
 
@@ -411,6 +438,7 @@ def run_session(source: str, output: str, options: dict[str, Any]) -> dict[str, 
     import torch
 
     from .nwb import extension  # noqa: F401  (registers the ndx-cascade namespace in this worker process)
+    from .nwb.read import NoTracesError
     from .run import infer
 
     # one CPU thread per task: Dask runs one task per worker thread, and workers are sized to the cores
@@ -419,12 +447,16 @@ def run_session(source: str, output: str, options: dict[str, Any]) -> dict[str, 
     start = time.perf_counter()
     try:
         summary = infer(source, output, overwrite=True, progress=False, **options)
+    except NoTracesError as error:  # a raw movie, a behaviour-only file: nothing to do, not a failure
+        return {"status": SKIPPED, "error": str(error), "worker": worker, "seconds": time.perf_counter() - start,
+                "finished": _now()}
     except Exception as error:  # one failing session must never stop the others: it becomes a row
         log.info("%s failed", source, exc_info=True)  # the traceback, for the worker's log
         return {"status": FAILED, "error": f"{type(error).__name__}: {error}", "worker": worker,
                 "seconds": time.perf_counter() - start, "finished": _now()}
     return {
-        "status": DONE, "output": Path(output).name, "rois": summary.n_rois, "frames": summary.n_frames,
+        "status": DONE, "output": Path(output).name, "planes": len(summary.planes), "series": summary.series,
+        "rois": summary.n_rois, "frames": summary.n_frames,
         "frame_rate": summary.frame_rate, "noise_median": summary.noise_median,
         "noise_min": summary.noise_range[0], "noise_max": summary.noise_range[1], "model": summary.model,
         "spikes": summary.n_spikes, "seconds": time.perf_counter() - start, "worker": worker,

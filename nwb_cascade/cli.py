@@ -19,6 +19,31 @@ def _threshold(value: str) -> int | bool:
     return False if value == "off" else int(value)
 
 
+SERIES_HELP = ("Which RoiResponseSeries: a path, its end, a glob, or 'all' (default: every plane's ΔF/F, or ΔF/F "
+               "computed from its fluorescence).")
+MODEL_HELP = "Model name or folder (default: the one the indicator and frame rate call for)."
+
+
+def dff_options(command):
+    """The options of computing ΔF/F from fluorescence (for files without ΔF/F)."""
+    from .cascade import DffRecipe
+
+    defaults = DffRecipe()
+    command = click.option("--baseline-window", type=float, default=defaults.window, show_default=True,
+                           help="Seconds of the running min/max (maximin) baseline F0.")(command)
+    command = click.option("--neuropil-coefficient", type=float, default=defaults.neuropil_coefficient,
+                           show_default=True, help="c in F - c * Fneu.")(command)
+    return click.option("--no-compute-dff", is_flag=True,
+                        help="Never compute ΔF/F from fluorescence (files without ΔF/F are refused).")(command)
+
+
+def _dff_settings(no_compute_dff: bool, neuropil_coefficient: float, baseline_window: float) -> dict:
+    from .cascade import DffRecipe
+
+    return {"compute_dff": not no_compute_dff,
+            "dff_recipe": DffRecipe(neuropil_coefficient=neuropil_coefficient, window=baseline_window)}
+
+
 @click.group()
 @click.version_option(__version__, prog_name="nwb-cascade")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
@@ -31,28 +56,39 @@ def main(verbose: int) -> None:
 @main.command("inspect")
 @click.argument("file")
 def inspect_command(file: str) -> None:
-    """List the RoiResponseSeries of FILE (local, URL or DANDI asset) that Cascade can use (* = the default)."""
+    """List every RoiResponseSeries of FILE (local, URL or DANDI asset): what each holds, and which a run uses (*)."""
     from .run import inspect
 
     found = inspect(file)
     if not found["series"]:
-        click.echo("no RoiResponseSeries in DfOverF or Fluorescence containers")
+        click.echo("no RoiResponseSeries in any processing module")
     for row in found["series"]:
         mark = "*" if row["default"] else " "
+        if row["problem"]:
+            click.echo(f"{mark} {row['path']}  [{row['kind']}, {row['role']}] not used: {row['problem']}")
+            continue
         irregular = " (irregular timestamps)" if row["irregular_timestamps"] else ""
-        click.echo(
-            f"{mark} {row['path']}  [{row['kind']}] {row['rois']} ROIs x {row['frames']} frames, "
-            f"{row['frame_rate']:.4g} Hz{irregular}, unit {row['unit']!r}, noise levels {row['noise_min']:.2f}-"
-            f"{row['noise_max']:.2f} (median {row['noise_median']:.2f})"
-        )
+        transposed = " (stored ROIs x frames)" if row["transposed"] else ""
+        line = (f"{mark} {row['path']}  [{row['kind']}, {row['role']}] {row['rois']} ROIs x {row['frames']} frames, "
+                f"{row['frame_rate']:.4g} Hz{irregular}{transposed}, unit {row['unit']!r}")
+        if row["default"]:
+            source = ""
+            if row["dff_computed"]:
+                source = "ΔF/F computed" + (f" with neuropil {row['neuropil']}" if row["neuropil"] else " (no neuropil)")
+                source += ", "
+            line += (f"; {source}noise levels {row['noise_min']:.2f}-{row['noise_max']:.2f} "
+                     f"(median {row['noise_median']:.2f})")
+        click.echo(line)
+    if found["problem"]:
+        click.echo(f"a run with no --series would fail: {found['problem']}")
     for name in found["results"]:
         click.echo(f"  results: {name}")
 
 
 @main.command("infer")
 @click.argument("file")
-@click.option("--series", default=None, help="Path of the RoiResponseSeries (default: the only ΔF/F series).")
-@click.option("--model", default=None, help="Model name or folder (default: a published model for the frame rate).")
+@click.option("--series", default=None, help=SERIES_HELP)
+@click.option("--model", default=None, help=MODEL_HELP)
 @click.option("--in-place", "in_place", is_flag=True, help="Add the results to FILE itself.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="New NWB file for the results (default: FILE with .cascade.nwb; for remote sources a name from "
@@ -61,8 +97,10 @@ def inspect_command(file: str) -> None:
 @click.option("--no-discrete-spikes", is_flag=True, help="Only spike rates.")
 @click.option("--threshold", type=click.Choice(["0", "1", "off"]), default="0", show_default=True)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when present).")
+@dff_options
 def infer_command(file: str, series: str | None, model: str | None, in_place: bool, output: str | None,
-                  overwrite: bool, no_discrete_spikes: bool, threshold: str, device: str | None) -> None:
+                  overwrite: bool, no_discrete_spikes: bool, threshold: str, device: str | None, no_compute_dff: bool,
+                  neuropil_coefficient: float, baseline_window: float) -> None:
     """Infer spike rates (and discrete spikes) for FILE and write them as NWB.
 
     FILE is a local NWB file, an http(s) URL or a DANDI asset (DANDI:000728/sub-.../file.nwb[@VERSION],
@@ -71,7 +109,8 @@ def infer_command(file: str, series: str | None, model: str | None, in_place: bo
     from .run import annotate, infer
 
     options = {"series": series, "model": model, "discrete_spikes": not no_discrete_spikes, "overwrite": overwrite,
-               "threshold": _threshold(threshold), "device": device, "progress": True}
+               "threshold": _threshold(threshold), "device": device, "progress": True,
+               **_dff_settings(no_compute_dff, neuropil_coefficient, baseline_window)}
     if in_place and output:
         raise click.UsageError("--in-place and --output exclude each other")
     if in_place:
@@ -238,14 +277,16 @@ def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, cs
 @click.option("--scheduler", default=None,
               help="Address of a running Dask scheduler (tcp://host:8786); default: a local cluster.")
 @click.option("--workers", type=int, default=None, help="Local cluster: worker processes (default: one per core).")
-@click.option("--model", default=None, help="Model name or folder (default: a published model for each frame rate).")
-@click.option("--series", default=None, help="Path of the RoiResponseSeries in every session (default: the only one).")
+@click.option("--model", default=None, help=MODEL_HELP)
+@click.option("--series", default=None, help=SERIES_HELP)
 @click.option("--no-discrete-spikes", is_flag=True, help="Only spike rates.")
 @click.option("--threshold", type=click.Choice(["0", "1", "off"]), default="0", show_default=True)
 @click.option("--device", default=None, help="cpu, cuda... (default: cuda on workers that declare the GPU resource).")
+@dff_options
 def batch_command(sources: tuple[str, ...], out: str, glob: str | None, scheduler: str | None, workers: int | None,
                   model: str | None, series: str | None, no_discrete_spikes: bool, threshold: str,
-                  device: str | None) -> None:
+                  device: str | None, no_compute_dff: bool, neuropil_coefficient: float,
+                  baseline_window: float) -> None:
     """Infer spikes for every session in SOURCES (files, folders, URLs, DANDI:000728) on a Dask cluster.
 
     Reruns into the same --out skip the sessions that are done and retry the others.
@@ -255,7 +296,8 @@ def batch_command(sources: tuple[str, ...], out: str, glob: str | None, schedule
 
     try:
         summary = batch(sources, out, glob=glob, scheduler=scheduler, workers=workers, model=model, series=series,
-                        discrete_spikes=not no_discrete_spikes, threshold=_threshold(threshold), device=device)
+                        discrete_spikes=not no_discrete_spikes, threshold=_threshold(threshold), device=device,
+                        **_dff_settings(no_compute_dff, neuropil_coefficient, baseline_window))
     except BatchError as error:
         raise click.ClickException(str(error)) from error
     click.echo(summary.table())

@@ -27,7 +27,10 @@ LOCK_NAME = ".manifest.lock"
 PENDING = "pending"
 DONE = "done"
 FAILED = "failed"
-STATUSES = (PENDING, DONE, FAILED)
+SKIPPED = "skipped"  # no calcium traces in the file: nothing to do, not an error
+STATUSES = (PENDING, DONE, FAILED, SKIPPED)
+#: Statuses a rerun leaves alone.
+FINISHED = (DONE, SKIPPED)
 
 
 class ManifestError(RuntimeError):
@@ -41,12 +44,14 @@ class ManifestRow:
     ``output`` is relative to the manifest's folder; numbers are empty (None) until
     the source is done; ``seconds`` is the time the session's task took on its
     worker; ``finished`` is a UTC time stamp (ISO 8601); ``error`` says why a
-    failed source failed.
+    failed source failed, or why a skipped one holds nothing to run on.
     """
 
     source: str
     status: str = PENDING
     output: str = ""
+    planes: int | None = None
+    series: str = ""
     rois: int | None = None
     frames: int | None = None
     frame_rate: float | None = None

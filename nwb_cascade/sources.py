@@ -112,6 +112,13 @@ class Source:
         return self.path is None
 
     @property
+    def zarr(self) -> bool:
+        """Whether the source is an NWB Zarr store (a ``.nwb.zarr`` folder or URL), not an HDF5 file."""
+        if self.path is not None:
+            return _is_zarr_store(self.path)
+        return self.name.lower().rstrip("/").endswith(".zarr")
+
+    @property
     def name(self) -> str:
         """The file name: of the asset path, the URL path or the local path."""
         if self.asset_path:
@@ -212,7 +219,7 @@ def resolve(text: str | Path) -> Source:
 
 
 def _local(path: Path) -> Source:
-    if not path.is_file():
+    if not path.is_file() and not _is_zarr_store(path):
         raise FileNotFoundError(f"{path}: no such file" + ("" if not path.is_dir() else " (it is a folder)"))
     return Source(text=str(path), path=path)
 
@@ -252,20 +259,44 @@ def _is_embargoed(client: Any, dandiset_id: str | None) -> bool:
     return data.get("embargo_status", "OPEN") != "OPEN"
 
 
+#: Neurodata types in a DANDI asset's ``variableMeasured`` that mean it holds ROI traces.
+TRACE_TYPES = ("PlaneSegmentation", "RoiResponseSeries")
+
+
 @dataclass(frozen=True)
 class AssetInfo:
-    """One asset of a dandiset, as ``dandi ls`` lists it."""
+    """One asset of a dandiset, as ``dandi ls`` lists it, with what its DANDI metadata says it measured.
+
+    ``variables`` are the neurodata types of the asset's ``variableMeasured`` (dandi computes them
+    from the file at upload; empty when the metadata does not say).
+    """
 
     path: str
     size: int
     asset_id: str
     modified: str = ""
     reference: str = field(default="", compare=False)
+    variables: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def has_traces(self) -> bool | None:
+        """Whether the metadata says the asset holds ROI traces (a segmentation); None when it does not say."""
+        if not self.variables:
+            return None
+        return any(kind in self.variables for kind in TRACE_TYPES)
+
+    def without_traces_reason(self) -> str | None:
+        """Why a run can pass over this asset without opening it, or None."""
+        if self.has_traces is not False:
+            return None
+        return ("no calcium traces: its DANDI metadata lists no ROI segmentation (measured: "
+                + ", ".join(self.variables) + "); a raw movie or behaviour-only file")
 
 
 def list_assets(dandiset: str, glob: str | None = None) -> list[AssetInfo]:
     """The NWB assets of a dandiset (``DANDI:000728`` or ``000728``, optionally ``@VERSION``),
-    sorted by path, whose paths match ``glob`` (fnmatch, ``*`` crosses ``/``; default ``*.nwb``)."""
+    sorted by path, whose paths match ``glob`` (fnmatch, ``*`` crosses ``/``; default ``*.nwb``),
+    with their DANDI metadata's measured variables (one listing, metadata included)."""
     text = dandiset if dandiset.upper().startswith("DANDI:") else f"DANDI:{dandiset}"
     reference = _parse_dandi(text)
     if reference is None or not is_dandiset(text):
@@ -275,33 +306,56 @@ def list_assets(dandiset: str, glob: str | None = None) -> list[AssetInfo]:
     try:
         remote = client.get_dandiset(reference.dandiset_id, reference.version, lazy=False)
         version = remote.version_id
-        assets = [asset for asset in remote.get_assets(order="path") if fnmatch.fnmatch(asset.path, pattern)]
+        rows = [row for row in client.paginate(f"{remote.version_api_path}assets/",
+                                               params={"order": "path", "metadata": "true"})
+                if fnmatch.fnmatch(row["path"], pattern)]
     except Exception as error:
         raise SourceError(_dandi_message(error, f"dandiset {dandiset}")) from error
-    return [AssetInfo(asset.path, asset.size, asset.identifier, str(asset.modified),
-                      f"DANDI:{reference.dandiset_id}/{asset.path}@{version}") for asset in assets]
+    return [AssetInfo(row["path"], int(row["size"]), row["asset_id"], str(row.get("modified", "")),
+                      f"DANDI:{reference.dandiset_id}/{row['path']}@{version}", _measured(row.get("metadata")))
+            for row in rows]
 
 
-def expand_sources(items: Sequence[str | Path], glob: str | None = None) -> list[str]:
+def _measured(metadata: dict | None) -> tuple[str, ...]:
+    """The neurodata types of an asset metadata's ``variableMeasured``."""
+    values = (metadata or {}).get("variableMeasured") or []
+    return tuple(str(item.get("value", "")) if isinstance(item, dict) else str(item) for item in values)
+
+
+def expand_sources(items: Sequence[str | Path], glob: str | None = None,
+                   without_traces: dict[str, str] | None = None) -> list[str]:
     """The NWB files that ``items`` name, one string per file.
 
-    Local files and URLs stay as they are; local folders become their ``*.nwb`` files
-    (recursive, sorted); a whole dandiset (``DANDI:000728``, optionally ``@VERSION``)
-    becomes one ``DANDI:000728/<asset path>@<version>`` per NWB asset matching ``glob``
-    (``glob`` filters folder contents too, matched against paths relative to the folder).
+    Local files and URLs stay as they are; local folders become their ``*.nwb`` files and
+    ``*.nwb.zarr`` stores (recursive, sorted); a whole dandiset (``DANDI:000728``, optionally
+    ``@VERSION``) becomes one ``DANDI:000728/<asset path>@<version>`` per NWB asset matching ``glob``
+    (``glob`` filters folder contents too, matched against paths relative to the folder).  Assets whose
+    DANDI metadata says they hold no ROI traces are listed too, with the reason put into
+    ``without_traces`` (when given), so that a batch can record them without running them.
     """
     expanded: list[str] = []
     for item in items:
         text = str(item)
         if is_dandiset(text):
-            expanded.extend(asset.reference for asset in list_assets(text, glob))
-        elif Path(text).is_dir():
-            files = sorted(Path(text).rglob("*.nwb"))
+            for asset in list_assets(text, glob):
+                expanded.append(asset.reference)
+                reason = asset.without_traces_reason()
+                if reason and without_traces is not None:
+                    without_traces[asset.reference] = reason
+        elif Path(text).is_dir() and not _is_zarr_store(Path(text)):
+            found = sorted([*Path(text).rglob("*.nwb"), *Path(text).rglob("*.nwb.zarr")])
+            files = [file for file in found if not any(_is_zarr_store(parent) for parent in file.parents)]
             expanded.extend(str(file) for file in files
                             if glob is None or fnmatch.fnmatch(file.relative_to(text).as_posix(), glob))
         else:
             expanded.append(text)
     return list(dict.fromkeys(expanded))
+
+
+def _is_zarr_store(path: Path) -> bool:
+    """Whether a folder is an NWB Zarr store (``.nwb.zarr``, or a folder with Zarr's group metadata)."""
+    return path.is_dir() and (path.name.lower().endswith(".zarr") or (path / ".zgroup").is_file()
+                              or (path / "zarr.json").is_file())
 
 
 #: File-name endings of NWB files and stores, longest first: what a default output name replaces.

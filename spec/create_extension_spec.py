@@ -9,7 +9,7 @@ from pathlib import Path
 from pynwb.spec import NWBAttributeSpec, NWBDatasetSpec, NWBGroupSpec, NWBLinkSpec, NWBNamespaceBuilder, export_spec
 
 NAME = "ndx-cascade"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
         author=["nwb-cascade developers"],
         contact=["nwb-cascade developers"],
     )
-    for type_name in ("RoiResponseSeries", "NWBDataInterface", "TwoPhotonSeries"):
+    for type_name in ("RoiResponseSeries", "NWBDataInterface", "TwoPhotonSeries", "DfOverF"):
         builder.include_type(type_name, namespace="core")
     for type_name in ("DynamicTable", "DynamicTableRegion", "VectorData", "VectorIndex"):
         builder.include_type(type_name, namespace="hdmf-common")
@@ -103,13 +103,29 @@ def main() -> None:
                 doc="Discrete spikes fitted to the spike rates.",
                 quantity="?",
             ),
+            NWBGroupSpec(
+                name="dff",
+                neurodata_type_inc="DfOverF",
+                doc="dF/F computed by nwb-cascade from the source file's fluorescence (and neuropil) series, when "
+                "the file held no dF/F for this plane: the series the spikes were inferred from (see dff_recipe).",
+                quantity="?",
+            ),
         ],
-        links=[NWBLinkSpec(name="source", target_type="RoiResponseSeries", doc="The dF/F series the spikes were inferred from.")],
+        links=[NWBLinkSpec(name="source", target_type="RoiResponseSeries",
+                           doc="The dF/F series the spikes were inferred from: the source's dF/F series, or the "
+                           "dF/F in dff when it was computed from fluorescence.")],
         attributes=[
             NWBAttributeSpec(name="package_version", doc="Version of nwb-cascade that ran the inference.", dtype="text"),
             NWBAttributeSpec(name="model_name", doc="Name of the Cascade model.", dtype="text"),
             NWBAttributeSpec(name="model_checksum", doc="SHA-256 over the model's weights.", dtype="text"),
             NWBAttributeSpec(name="model_config", doc="The model's full config.yaml.", dtype="text"),
+            NWBAttributeSpec(
+                name="model_reason",
+                doc="Why this model was used: given by the user, or chosen for the recording's indicator (imaging "
+                "plane, genotype) and frame rate.",
+                dtype="text",
+                required=False,
+            ),
             NWBAttributeSpec(name="source_identifier", doc="identifier of the NWB file that held the source series.", dtype="text"),
             NWBAttributeSpec(name="source_series_path", doc="Path of the source series in that file.", dtype="text"),
             NWBAttributeSpec(name="source_url", doc="Where the source file was read from (path or URL).", dtype="text", required=False),
@@ -121,6 +137,14 @@ def main() -> None:
                 doc="Identifiers of the source session in its archive, as a JSON object (e.g. the Allen Brain "
                 "Observatory's ophys_experiment_id, ophys_session_id, ophys_container_id); per-ROI ids such as "
                 "cell_specimen_id stay in the ROI table.",
+                dtype="text",
+                required=False,
+            ),
+            NWBAttributeSpec(
+                name="dff_recipe",
+                doc="How dF/F was computed from fluorescence, as a JSON object: the fluorescence and neuropil "
+                "series paths, the neuropil coefficient, the baseline method, window (s) and smoothing (frames), "
+                "and the convention followed. Absent when the source held dF/F.",
                 dtype="text",
                 required=False,
             ),

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from nwb_cascade.allen import MODELS, indicator_from_genotype, process_session
+from nwb_cascade.allen import process_session
+from nwb_cascade.cascade.indicators import BUNDLED as MODELS
+from nwb_cascade.cascade.indicators import parse_indicator as indicator_from_genotype
 from nwb_cascade.cli import main
 from nwb_cascade.run import infer
 
@@ -43,7 +45,7 @@ def sessions(tmp_path_factory, allen_traces) -> dict:
     return {
         "visual_coding": write_example_file(root / "visual_coding.nwb", allen_traces, 30.0, layout="visual_coding"),
         "visual_behavior": write_example_file(root / "visual_behavior.nwb", allen_traces, 30.0,
-                                              layout="visual_behavior", genotype=GCAMP6S),
+                                              layout="visual_behavior", genotype=GCAMP6S, indicator="GCaMP6s"),
         "root": root,
     }
 
@@ -92,12 +94,3 @@ def test_allen_cli_and_dandi_ls(sessions, tmp_path, monkeypatch):
     with h5py.File(out, "r") as handle:
         (results,) = handle["processing/cascade"].values()
         assert results.attrs["dandiset_id"] == DANDISET and results.attrs["dandiset_version"] == VERSION
-
-
-def test_not_an_allen_file(tmp_path, allen_traces):
-    from nwb_cascade.nwb.example import write_example_file
-    from nwb_cascade.nwb.read import NWBInputError
-
-    path = write_example_file(tmp_path / "f.nwb", allen_traces[:3], 30.0, layout="fluorescence")
-    with pytest.raises(NWBInputError, match="neither Allen ΔF/F series"):
-        process_session(path, tmp_path / "out.nwb")

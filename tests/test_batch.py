@@ -92,7 +92,7 @@ def test_batch_matches_single_process_runs_and_reruns_only_what_is_left(sessions
     sources = [str(sessions["folder"]), sessions["url"]]
     first = batch(sources, out, workers=2, model=need(MODEL_DIR), progress=False)
 
-    assert (first.ran, first.skipped, first.workers) == (6, 0, 2)
+    assert (first.ran, first.done_before, first.workers) == (6, 0, 2)
     assert len(first.done) == 5 and len(first.failed) == 1 and not first.pending
     (failed,) = first.failed
     assert failed.source == str(sessions["corrupt"]) and failed.output == ""
@@ -113,16 +113,16 @@ def test_batch_matches_single_process_runs_and_reruns_only_what_is_left(sessions
 
     # a rerun leaves what is done alone and tries the failed session again
     second = batch(sources, out, scheduler=cluster.scheduler_address, model=need(MODEL_DIR), progress=False)
-    assert (second.ran, second.skipped, len(second.failed)) == (1, 5, 1)
+    assert (second.ran, second.done_before, len(second.failed)) == (1, 5, 1)
     assert {path: path.stat().st_mtime_ns for path in outputs.values()} == written
 
     # once the file is repaired, the next run does that one session, and the one after does nothing at all
     shutil.copyfile(sessions["files"]["coding_a"], sessions["corrupt"])
     third = batch(sources, out, scheduler=cluster.scheduler_address, model=need(MODEL_DIR), progress=False)
-    assert (third.ran, third.skipped, len(third.done)) == (1, 5, 6)
+    assert (third.ran, third.done_before, len(third.done)) == (1, 5, 6)
     manifest_bytes = (out / "manifest.csv").read_bytes()
     fourth = batch(sources, out, scheduler="tcp://127.0.0.1:9", model=need(MODEL_DIR), progress=False)
-    assert (fourth.ran, fourth.skipped, fourth.workers, len(fourth.done)) == (0, 6, 0, 6)  # no cluster contacted
+    assert (fourth.ran, fourth.done_before, fourth.workers, len(fourth.done)) == (0, 6, 0, 6)  # no cluster contacted
     assert (out / "manifest.csv").read_bytes() == manifest_bytes
     assert {path: path.stat().st_mtime_ns for path in outputs.values()} == written
 
@@ -174,11 +174,11 @@ def test_command_line_batch_and_its_exit_status(sessions, cluster, tmp_path):
     arguments[2] = str(corrupt)
     result = runner.invoke(main, arguments)
     assert result.exit_code == 1, result.output  # a failed session: the batch says so in its exit status
-    assert "| done | 1 (0 before this run) |" in result.output and "| failed | 1 |" in result.output
+    assert "| done | 1 |" in result.output and "(0 finished before this run)" in result.output and "| failed | 1 |" in result.output
     assert f"failed: {corrupt}: NWBInputError: " in result.output
     result = runner.invoke(main, arguments[:2] + arguments[3:])
     assert result.exit_code == 0, result.output
-    assert "| done | 1 (1 before this run) |" in result.output and "0 session(s) run" in result.output
+    assert "(1 finished before this run)" in result.output and "0 session(s) run" in result.output
     result = runner.invoke(main, arguments + ["--workers", "2"])
     assert result.exit_code != 0 and "not both" in result.output
 
@@ -224,4 +224,4 @@ def test_ctrl_c_leaves_a_consistent_manifest_and_a_rerun_finishes(sessions, clus
         assert (row.status == DONE) == bool(row.output) and (out / row.output).is_file() == (row.status == DONE)
 
     again = batch(sources, out, scheduler=cluster.scheduler_address, model=need(MODEL_DIR), progress=False)
-    assert again.skipped == statuses.count(DONE) and len(again.done) == 5
+    assert again.done_before == statuses.count(DONE) and len(again.done) == 5

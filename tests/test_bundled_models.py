@@ -23,10 +23,26 @@ def test_offline_run_with_the_default_model(tmp_path, monkeypatch):
     monkeypatch.setenv("NWB_CASCADE_REGISTRY", str(tmp_path / "no-registry.yaml"))  # nothing to download from
     (tmp_path / "no-registry.yaml").write_text("{}")
     traces, spikes = synthetic_traces(n_rois=8, n_frames=3000, seed=3)
-    path = write_example_file(tmp_path / "synthetic.nwb", traces, 30.0)
+    path = write_example_file(tmp_path / "synthetic.nwb", traces, 30.0, indicator="unknown", genotype="wild type")
     summary = infer(path, tmp_path / "out.nwb")
     assert summary.model == "Default_EXC_30Hz_smoothing50ms"
+    assert summary.planes[0].model_reason == "indicator 'unknown' not recognised: the general model for 30 Hz"
     rates = predict(traces, load_model(summary.model), frame_rate=30.0)
     valid = np.isfinite(rates)
     # the inferred spike count is in the range of the simulated one
     assert 0.5 < np.nansum(rates) / spikes[valid].sum() < 2.0
+
+
+def test_indicator_chooses_the_bundled_model_offline(tmp_path, monkeypatch):
+    """GCaMP6f in the imaging plane (and the genotype) at 30 Hz: the bundled GCaMP6f model, and the reason is recorded."""
+    import h5py
+
+    monkeypatch.setenv("NWB_CASCADE_REGISTRY", str(tmp_path / "no-registry.yaml"))
+    (tmp_path / "no-registry.yaml").write_text("{}")
+    traces, _ = synthetic_traces(n_rois=4, n_frames=2000, seed=4)
+    path = write_example_file(tmp_path / "gcamp6f.nwb", traces, 30.0)
+    summary = infer(path, tmp_path / "out.nwb", discrete_spikes=False)
+    assert summary.model == "GCaMP6f_mouse_V1_30Hz_smoothing50ms"
+    with h5py.File(tmp_path / "out.nwb", "r") as handle:
+        reason = handle["processing/cascade/ophys_DfOverF_DfOverF"].attrs["model_reason"]
+    assert reason == "GCaMP6f (imaging plane) at 30 Hz: the model trained on GCaMP6f mouse V1 ground truth"

@@ -30,7 +30,7 @@ def test_infer_and_inspect_from_the_command_line(nwb_copy, tmp_path):
     path = nwb_copy("visual_behavior")
     runner = CliRunner()
     result = runner.invoke(main, ["inspect", str(path)])
-    assert result.exit_code == 0 and result.output.startswith("* processing/ophys/dff/traces  [DfOverF] 74 ROIs x 6001")
+    assert result.exit_code == 0 and result.output.startswith("* processing/ophys/dff/traces  [DfOverF, dff] 74 ROIs x 6001")
     out = tmp_path / "result.nwb"
     result = runner.invoke(main, ["infer", str(path), "--model", str(need(MODEL_DIR)), "-o", str(out)])
     assert result.exit_code == 0, result.output

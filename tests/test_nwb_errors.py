@@ -109,18 +109,26 @@ def test_series_with_one_frame(tmp_path, model, allen_traces):
         annotate(path, model=model)
 
 
-def test_data_stored_rois_by_frames(nwb_copy, model):
+def test_data_stored_rois_by_frames_is_read_transposed_with_a_warning(nwb_copy, model, tmp_path):
+    """Older AllenSDK files store ΔF/F ROIs x time: where the ROI count makes it unambiguous, it is read
+    transposed (never silently), with the same results as the file stored the NWB way."""
+    from nwb_cascade.nwb.read import OrientationWarning
+
     path = nwb_copy("visual_coding")
+    expected = infer(path, tmp_path / "normal.nwb", model=model, discrete_spikes=False).output
     with h5py.File(path, "r+") as handle:
         data = handle["processing/ophys/DfOverF/DfOverF/data"]
         attrs, values = dict(data.attrs), data[()].T
         del handle["processing/ophys/DfOverF/DfOverF/data"]
         handle["processing/ophys/DfOverF/DfOverF/data"] = values
         handle["processing/ophys/DfOverF/DfOverF/data"].attrs.update(attrs)
-    before = h5_snapshot(path)
-    with pytest.raises(NWBInputError, match="stored ROIs x frames.*wrong way round"):
-        annotate(path, model=model)
-    assert h5_snapshot(path) == before
+    with pytest.warns(OrientationWarning, match=r"stored ROIs x frames \(74, 6001\).*reading it transposed"):
+        infer(path, tmp_path / "transposed.nwb", model=model, discrete_spikes=False)
+    with h5py.File(expected, "r") as a, h5py.File(tmp_path / "transposed.nwb", "r") as b:
+        name = "processing/cascade/ophys_DfOverF_DfOverF/spike_rates/data"
+        np.testing.assert_array_equal(a[name][()], b[name][()])
+        copied = "processing/ophys/DfOverF/DfOverF/data"
+        assert b[copied].shape == (6001, 74)  # the copy in the output is stored the NWB way
 
 
 def test_file_open_for_writing_by_another_process(nwb_copy, model):
@@ -150,7 +158,7 @@ def test_several_candidates_need_a_choice(tmp_path, allen_traces, model):
     path = tmp_path / "two.nwb"
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwbfile)
-    with pytest.raises(NWBInputError, match=r"(?s)2 candidate series.*--series PATH.*DfOverF/DfOverF.*corrected"):
+    with pytest.raises(NWBInputError, match=r"(?s)2 dff series.*--series PATH.*DfOverF/DfOverF.*corrected"):
         annotate(path, model=model)
     summary = annotate(path, model=model, series="DfOverF_neuropil_corrected/corrected", discrete_spikes=False)
     assert summary.container == "processing/cascade/ophys_DfOverF_neuropil_corrected_corrected"

@@ -17,7 +17,7 @@ from .conftest import h5_snapshot
 EXPECTED_PATHS = {
     "visual_coding": "processing/ophys/DfOverF/DfOverF",
     "visual_behavior": "processing/ophys/dff/traces",
-    "fluorescence": "processing/ophys/Fluorescence/RoiResponseSeries",
+    "fluorescence": "processing/ophys/Fluorescence/DfOverF",
 }
 
 
@@ -87,7 +87,7 @@ def test_namespace_is_cached_for_readers_without_the_package(nwb_copy, model):
         "import sys; sys.modules['nwb_cascade'] = None\n"  # the package cannot be imported
         "from pynwb import NWBHDF5IO\n"
         f"with NWBHDF5IO({str(path)!r}, 'r', load_namespaces=True) as io:\n"
-        "    results = io.read().processing['cascade']['ophys_Fluorescence_RoiResponseSeries']\n"
+        "    results = io.read().processing['cascade']['ophys_Fluorescence_DfOverF']\n"
         "    print(type(results).__name__, results.spike_rates.data.shape, results.discrete_spikes['spike_count'].data[:].sum())\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=path.parent)

@@ -4,12 +4,14 @@ This subpackage knows numpy and torch, not NWB.  Its public names:
 
 - :func:`load_model` - a model folder, or a published model by name (downloaded and cached)
 - :func:`noise_levels` - per-ROI noise levels
+- :func:`delta_f_over_f` - ΔF/F from raw fluorescence and neuropil (:class:`DffRecipe`)
 - :func:`predict` - spike rates (spikes per frame) from ΔF/F traces
 - :func:`spikes_per_second` - spikes per frame to spikes/s
 - :func:`discrete_spikes`, :func:`spike_times` - integer spikes that explain the rates, and their times
 - :func:`list_models`, :func:`download_model` - the published model zoo
 """
 
+from .dff import DffRecipe, delta_f_over_f
 from .errors import (
     CascadeError,
     DownloadError,
@@ -29,6 +31,7 @@ from .zoo import cache_dir, download_model, list_models, load_model, registry
 __all__ = [
     "CascadeError",
     "CascadeModel",
+    "DffRecipe",
     "DownloadError",
     "FrameRateError",
     "InputError",
@@ -37,6 +40,7 @@ __all__ = [
     "NoiseLevelWarning",
     "OrientationWarning",
     "cache_dir",
+    "delta_f_over_f",
     "discrete_spikes",
     "download_model",
     "list_models",

@@ -203,9 +203,8 @@ def default_model_name(frame_rate: float, source: str | Path | dict[str, Any] | 
     ModelError
         No published model is trained for that frame rate.
     """
-    pattern = re.compile(r"^(?:Global|Default)_EXC_([0-9.]+)Hz_smoothing(\d+)ms$")
     for names in (list(bundled_models()), list(registry(source))):
-        choice = _closest(names, pattern, frame_rate)
+        choice = closest_model(names, "(?:Global|Default)_EXC", frame_rate, high_noise=False)
         if choice is not None:
             return choice
     raise ModelError(
@@ -214,13 +213,18 @@ def default_model_name(frame_rate: float, source: str | Path | dict[str, Any] | 
     )
 
 
-def _closest(names: list[str], pattern: re.Pattern[str], frame_rate: float) -> str | None:
+def closest_model(names: list[str], prefix: str, frame_rate: float, *, high_noise: bool = True) -> str | None:
+    """Among ``names`` of the form ``{prefix}_{rate}Hz_smoothing{ms}ms[_high_noise]`` (``prefix`` a regular
+    expression) with a rate within 5% of ``frame_rate``: the one whose smoothing is closest to 1.5
+    frames, a plain one before a ``_high_noise`` one (allowed only with ``high_noise``)."""
+    pattern = re.compile(rf"^{prefix}_([0-9.]+)Hz_smoothing(\d+)ms(_high_noise)?$")
     candidates = []
     for name in names:
         match = pattern.match(name)
-        if match and abs(float(match.group(1)) - frame_rate) <= 0.05 * frame_rate:
-            candidates.append((abs(int(match.group(2)) / 1000 - 1.5 / frame_rate), name))
-    return min(candidates)[1] if candidates else None
+        if match and (high_noise or not match.group(3)) and \
+                abs(float(match.group(1)) - frame_rate) <= 0.05 * frame_rate:
+            candidates.append((bool(match.group(3)), abs(int(match.group(2)) / 1000 - 1.5 / frame_rate), name))
+    return min(candidates)[2] if candidates else None
 
 
 def load_model(name_or_path: str | os.PathLike[str] | CascadeModel, *, download: bool = True) -> CascadeModel:

@@ -190,8 +190,9 @@ def denoise_nwb(
                                    provenance, link)
 
         if in_place:
-            append_results(io, nwbfile, target, lambda name: build(name, info.series.imaging_plane, info.series),
-                           info.name, overwrite, MODULE, MODULE_DESCRIPTION)
+            append_results(io, nwbfile, target, {info.name: lambda name: build(name, info.series.imaging_plane,
+                                                                                 info.series)},
+                           overwrite, MODULE, MODULE_DESCRIPTION)
         else:
             new = new_file_like(nwbfile)
             plane = copy_imaging_plane(info.series.imaging_plane, new)

@@ -7,7 +7,8 @@ Three layouts, as real files have them:
   ``processing/ophys/ImageSegmentation/PlaneSegmentation``;
 - ``"visual_behavior"``: the Allen Visual Behavior layout (DANDI 000711):
   ``processing/ophys/dff/traces``, ROIs in ``image_segmentation/cell_specimen_table``;
-- ``"fluorescence"``: only a ``Fluorescence`` container, timed by ``rate``.
+- ``"fluorescence"``: ΔF/F as NeuroConv 0.10 writes it, ``processing/ophys/Fluorescence/DfOverF``
+  (a series named ``DfOverF`` inside the ``Fluorescence`` container), timed by ``rate``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ LAYOUTS = {
     # layout: (segmentation container, plane segmentation, response container type, container, series)
     "visual_coding": ("ImageSegmentation", "PlaneSegmentation", DfOverF, "DfOverF", "DfOverF"),
     "visual_behavior": ("image_segmentation", "cell_specimen_table", DfOverF, "dff", "traces"),
-    "fluorescence": ("ImageSegmentation", "PlaneSegmentation", Fluorescence, "Fluorescence", "RoiResponseSeries"),
+    "fluorescence": ("ImageSegmentation", "PlaneSegmentation", Fluorescence, "Fluorescence", "DfOverF"),
 }
 GCAMP6F_GENOTYPE = "Cux2-CreERT2/wt;Camk2a-tTA/wt;Ai93(TITL-GCaMP6f)/wt"
 
@@ -55,13 +56,15 @@ def example_nwbfile(
     *,
     layout: str = "visual_coding",
     genotype: str = GCAMP6F_GENOTYPE,
+    indicator: str = "GCaMP6f",
     field_size: int = 64,
     seed: int = 0,
     movie: np.ndarray | None = None,
 ) -> NWBFile:
     """An in-memory NWB file holding ``traces`` (ROIs × frames ΔF/F) in one of :data:`LAYOUTS`.
 
-    With ``movie`` (frames × height × width), the file also holds it as the raw
+    ``genotype`` and ``indicator`` say which calcium indicator the recording used (the model
+    follows it).  With ``movie`` (frames × height × width), the file also holds it as the raw
     ``acquisition/TwoPhotonSeries`` of the imaging plane, as real sessions do (the bulk of
     their bytes, which reading the ΔF/F must not touch).
     """
@@ -89,7 +92,7 @@ def example_nwbfile(
         device=device,
         excitation_lambda=910.0,
         imaging_rate=float(frame_rate),
-        indicator="GCaMP6f",
+        indicator=indicator,
         location="VISp",
     )
     ophys = nwbfile.create_processing_module(name="ophys", description="optical physiology")

@@ -15,7 +15,7 @@ from hdmf.common import DynamicTable
 from hdmf.utils import docval, get_docval, popargs
 from pynwb import get_type_map, load_namespaces, register_class
 from pynwb.core import NWBDataInterface
-from pynwb.ophys import RoiResponseSeries, TwoPhotonSeries
+from pynwb.ophys import DfOverF, RoiResponseSeries, TwoPhotonSeries
 
 NAMESPACE = "ndx-cascade"
 NAMESPACE_FILE = f"{NAMESPACE}.namespace.yaml"
@@ -102,15 +102,17 @@ class CascadeResults(NWBDataInterface):
     run took place.
     """
 
-    PROVENANCE = ("package_version", "model_name", "model_checksum", "model_config", "source_identifier",
-                  "source_series_path", "source_url", "dandiset_id", "dandiset_version", "asset_id", "source_ids", "run_time")
-    __nwbfields__ = ({"name": "spike_rates", "child": True}, {"name": "discrete_spikes", "child": True}, "source",
-                     *PROVENANCE)
+    PROVENANCE = ("package_version", "model_name", "model_checksum", "model_config", "model_reason",
+                  "source_identifier", "source_series_path", "source_url", "dandiset_id", "dandiset_version",
+                  "asset_id", "source_ids", "dff_recipe", "run_time")
+    __nwbfields__ = ({"name": "spike_rates", "child": True}, {"name": "discrete_spikes", "child": True},
+                     {"name": "dff", "child": True}, "source", *PROVENANCE)
 
     @docval(
         {"name": "name", "type": str, "doc": "name of this container"},
         {"name": "spike_rates", "type": CascadeSpikeRates, "doc": "the inferred spike rates"},
-        {"name": "source", "type": RoiResponseSeries, "doc": "the dF/F series the spikes were inferred from"},
+        {"name": "source", "type": RoiResponseSeries,
+         "doc": "the dF/F series the spikes were inferred from (the one in dff, when it was computed)"},
         {"name": "package_version", "type": str, "doc": "nwb-cascade version"},
         {"name": "model_name", "type": str, "doc": "Cascade model name"},
         {"name": "model_checksum", "type": str, "doc": "SHA-256 over the model's weights"},
@@ -119,6 +121,9 @@ class CascadeResults(NWBDataInterface):
         {"name": "source_series_path", "type": str, "doc": "path of the source series in that file"},
         {"name": "run_time", "type": str, "doc": "when the inference ran (ISO 8601)"},
         {"name": "discrete_spikes", "type": CascadeDiscreteSpikes, "doc": "discrete spikes", "default": None},
+        {"name": "dff", "type": DfOverF, "doc": "dF/F computed from fluorescence, when it was", "default": None},
+        {"name": "model_reason", "type": str, "doc": "why this model was used", "default": None},
+        {"name": "dff_recipe", "type": str, "doc": "how dF/F was computed from fluorescence (JSON)", "default": None},
         {"name": "source_url", "type": str, "doc": "where the source file was read from", "default": None},
         {"name": "dandiset_id", "type": str, "doc": "DANDI dandiset id", "default": None},
         {"name": "dandiset_version", "type": str, "doc": "dandiset version", "default": None},
@@ -126,11 +131,12 @@ class CascadeResults(NWBDataInterface):
         {"name": "source_ids", "type": str, "doc": "archive ids of the source session, as JSON", "default": None},
     )
     def __init__(self, **kwargs):
-        spike_rates, discrete_spikes, source = popargs("spike_rates", "discrete_spikes", "source", kwargs)
+        spike_rates, discrete_spikes, dff, source = popargs("spike_rates", "discrete_spikes", "dff", "source", kwargs)
         provenance = {key: kwargs.pop(key) for key in self.PROVENANCE}
         super().__init__(**kwargs)
         self.spike_rates = spike_rates
         self.discrete_spikes = discrete_spikes
+        self.dff = dff
         self.source = source
         for key, value in provenance.items():
             setattr(self, key, value)

@@ -1,16 +1,38 @@
-"""Finding ΔF/F series in NWB files, their frame rates, and reading their traces.
+"""Finding the calcium traces of an NWB file, telling what each series holds, and reading them.
 
-Input series are found by type, not by path: every ``RoiResponseSeries`` inside a
-``DfOverF`` or ``Fluorescence`` container of any processing module (converters put
-ΔF/F in either; the Allen Visual Coding layout has ``processing/ophys/DfOverF/DfOverF``,
-Visual Behavior ``processing/ophys/dff/traces``).
+Every ``RoiResponseSeries`` of a processing module is a candidate, whether it sits in a
+container (``DfOverF``, ``Fluorescence``, or any other) or directly in the module, as
+pynwb's mocks and the AllenSDK's ``event_detection`` put it.  Each gets a **role**, decided
+from its name, its container's name and type, and its description (never from a list of
+known files):
+
+1. a name (of the series or its container) that says *event*, *deconv*/*spks*/*spike*,
+   *denois*, *baseline*, or *neuropil*/*fneu*/*background* (but not *corrected*) gives
+   that role: ``events``, ``deconvolved``, ``denoised``, ``baseline``, ``neuropil``;
+2. a name that says ΔF/F (*dff*, *dfof*, *df/f*, *dfoverf*, *deltaf*) gives ``dff``;
+3. a description that says *event*, *deconvolved* or *denoised* gives that role;
+4. the container type: ``DfOverF`` gives ``dff``, ``Fluorescence`` gives ``fluorescence``
+   (raw, or neuropil-corrected, fluorescence; NeuroConv 0.10 names its ΔF/F ``DfOverF``
+   inside ``Fluorescence``, which rule 2 catches);
+5. outside those containers, a description that says ΔF/F gives ``dff``; otherwise ``unknown``.
+
+Series that share a ROI region (the same ROI table and the same rows) belong to one
+**plane**: suite2p's export keeps several planes in one table, NeuroConv gives each plane
+its own.  Per plane the input is the ΔF/F series; if there is none, ΔF/F is computed from
+the fluorescence series (with the plane's neuropil series); a series of unknown role is
+taken as ΔF/F only when it is the plane's only candidate.  Events, deconvolved, denoised,
+baseline and neuropil series are never used; a plane with two candidates of the same role
+is ambiguous and needs ``series=``.  Series that are not traces (1-D, no ROI table, a shape
+that fits neither orientation) are listed by :func:`find_series` but never used.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from pynwb import NWBFile
@@ -23,34 +45,94 @@ READ_BLOCK_BYTES = 32 << 20
 #: Relative spread of frame intervals beyond which timestamps count as irregular.
 IRREGULAR_SPREAD = 0.05
 
+DFF, FLUORESCENCE, UNKNOWN = "dff", "fluorescence", "unknown"
+EVENTS, DECONVOLVED, DENOISED, BASELINE, NEUROPIL = "events", "deconvolved", "denoised", "baseline", "neuropil"
+#: Roles whose series are never an input: what each one is, and what to use instead.
+REFUSED = {
+    EVENTS: "detected events, not a calcium trace",
+    DECONVOLVED: "a deconvolved (spike-like) trace, not a calcium trace",
+    DENOISED: ("a denoised or model-fitted trace (such as CaImAn's C), whose noise Cascade needs has been "
+               "removed; store CaImAn's raw trace YrA + C (or its F_dff) instead"),
+    BASELINE: "a fluorescence baseline, not a calcium trace",
+    NEUROPIL: "the neuropil (background) signal around the ROIs, not a calcium trace",
+}
+USE_INSTEAD = ("use the ΔF/F series, or the raw fluorescence (suite2p's F, CaImAn's YrA + C) from which "
+               "nwb-cascade computes ΔF/F")
+_NAME_MARKERS = (
+    (EVENTS, re.compile(r"event")),
+    (DECONVOLVED, re.compile(r"deconv|spks|spike")),
+    (DENOISED, re.compile(r"denois")),
+    (BASELINE, re.compile(r"baseline")),
+    (NEUROPIL, re.compile(r"neuropil|fneu|background")),
+)
+_DFF_MARKER = re.compile(r"dfoverf|df_over_f|dfof|dff|deltaf|delta_f|df/f|δf/f")
+_CNMF_MARKER = re.compile(r"caiman|cnmf")
+_DESCRIPTION_MARKERS = (
+    (EVENTS, re.compile(r"\bevents?\b")),
+    (DECONVOLVED, re.compile(r"deconvolved")),
+    (DENOISED, re.compile(r"denoised")),
+)
+
 
 class NWBInputError(ValueError):
     """An NWB file or series that cannot be used as given, with what to do about it."""
+
+
+class NoTracesError(NWBInputError):
+    """A file with no calcium traces at all (a raw movie, a behaviour-only session): nothing to infer from."""
 
 
 class IrregularTimestampsWarning(UserWarning):
     """Frame intervals that vary more than a few percent."""
 
 
+class OrientationWarning(UserWarning):
+    """A series stored ROIs × frames, read transposed."""
+
+
 @dataclass
 class SeriesInfo:
-    """A candidate input series."""
+    """One RoiResponseSeries of a file: where it is, what it holds, and whether it can be read as traces.
 
-    path: str  # e.g. "processing/ophys/DfOverF/DfOverF"
-    kind: str  # "DfOverF" or "Fluorescence"
+    Attributes
+    ----------
+    path
+        Its path in the file, e.g. ``processing/ophys/DfOverF/DfOverF`` (or ``processing/ophys/x``
+        for a series directly in a module).
+    kind
+        Its container's type (``DfOverF``, ``Fluorescence``...), or ``"module"``.
+    series
+        The pynwb object.
+    role
+        What it holds (see the module docstring).
+    problem
+        Why it cannot be read as ROIs × frames traces, or ``""``.
+    transposed
+        Stored ROIs × frames (read transposed, with a warning).
+    """
+
+    path: str
+    kind: str
     series: RoiResponseSeries
+    role: str = UNKNOWN
+    problem: str = ""
+    transposed: bool = False
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(self.series.data.shape)
+        return tuple(int(v) for v in self.series.data.shape)
 
     @property
     def n_rois(self) -> int:
-        return len(self.series.rois.data)
+        rois = getattr(self.series, "rois", None)
+        return 0 if rois is None else len(rois.data)
 
     @property
     def n_frames(self) -> int:
-        return int(self.shape[0]) if self.shape else 0
+        shape = self.shape
+        if not shape:
+            return 0
+        return shape[1] if self.transposed else shape[0]
 
     @property
     def unit(self) -> str:
@@ -61,51 +143,274 @@ class SeriesInfo:
         """A container name for results: the path below ``processing``, joined by underscores."""
         return "_".join(self.path.split("/")[1:])
 
+    @property
+    def plane(self) -> tuple:
+        """What identifies the series' plane: its ROI table and the rows of its region."""
+        rois = self.series.rois
+        table = rois.table
+        return (id(table), np.asarray(rois.data[:], dtype=np.int64).tobytes())
+
+    @property
+    def usable_role(self) -> bool:
+        return self.role not in REFUSED
+
+    def describe(self) -> str:
+        """One line: path, role, ROIs × frames."""
+        size = f"{self.n_rois} ROIs x {self.n_frames} frames" if not self.problem else self.problem
+        return f"{self.path} ({self.kind}, {self.role}, {size})"
+
+
+@dataclass
+class PlaneInput:
+    """What one plane's inference reads: a ΔF/F series, or fluorescence (and neuropil) to compute ΔF/F from."""
+
+    series: SeriesInfo
+    neuropil: SeriesInfo | None = None
+    others: list[SeriesInfo] = field(default_factory=list)  # the plane's other series, for the record
+
+    @property
+    def compute_dff(self) -> bool:
+        return self.series.role == FLUORESCENCE
+
+
+def classify(series: RoiResponseSeries, container_name: str, container_type: str, context: str = "") -> str:
+    """The role of a series from its name, its container's name and type, and its description.
+
+    Names decide first (forbidden roles, then ΔF/F); then a description that says *event*,
+    *deconvolved* or *denoised*; then the container type.  A description's mention of ΔF/F
+    counts only for a series outside ``DfOverF`` and ``Fluorescence`` containers: fluorescence
+    is often described by what it becomes ("... prior to dF/F normalization", Allen Visual Coding).
+    ``context`` is the description of the series' module and ROI table: CaImAn's ``save_NWB``
+    describes them as CaImAn/CNMF estimates, and stores the model-fitted (denoised) ``C`` as a
+    ``Fluorescence`` series, so fluorescence there counts as ``denoised``.
+    """
+    names = [series.name.lower(), container_name.lower()]
+    for role, marker in _NAME_MARKERS:
+        if any(marker.search(name) for name in names):
+            if role == NEUROPIL and any("correct" in name for name in names):
+                continue  # "neuropil-corrected" fluorescence is fluorescence
+            return role
+    if any(_DFF_MARKER.search(name) for name in names):
+        return DFF
+    description = str(series.description or "").lower()
+    for role, marker in _DESCRIPTION_MARKERS:
+        if marker.search(description):
+            return role
+    if container_type == "DfOverF":
+        return DFF
+    if container_type == "Fluorescence":
+        return DENOISED if _CNMF_MARKER.search(context.lower()) else FLUORESCENCE
+    if _DFF_MARKER.search(description.replace(" ", "")):
+        return DFF
+    return UNKNOWN
+
 
 def find_series(nwbfile: NWBFile) -> list[SeriesInfo]:
-    """Every RoiResponseSeries in a DfOverF or Fluorescence container of any processing module."""
+    """Every RoiResponseSeries in the processing modules (in a container or directly in a module),
+    with its role; Cascade's own outputs are left out."""
+    from .extension import CascadeSpikeRates
+
     found = []
     for module_name, module in nwbfile.processing.items():
         for container_name, container in module.data_interfaces.items():
-            if isinstance(container, (DfOverF, Fluorescence)):
-                kind = "DfOverF" if isinstance(container, DfOverF) else "Fluorescence"
-                for series_name, series in container.roi_response_series.items():
-                    path = f"processing/{module_name}/{container_name}/{series_name}"
-                    found.append(SeriesInfo(path, kind, series))
+            if isinstance(container, RoiResponseSeries):
+                members = [(container_name, container, "module", "")]
+            elif isinstance(container, (DfOverF, Fluorescence)) or hasattr(container, "roi_response_series"):
+                members = [(f"{container_name}/{name}", series, type(container).__name__, container_name)
+                           for name, series in container.roi_response_series.items()]
+            else:
+                continue
+            for relative, series, kind, parent_name in members:
+                if isinstance(series, CascadeSpikeRates):
+                    continue
+                context = f"{module.description or ''} {_table_description(series)}"
+                info = SeriesInfo(f"processing/{module_name}/{relative}", kind, series,
+                                  classify(series, parent_name, kind, context))
+                info.problem, info.transposed = _layout(info)
+                found.append(info)
     return found
 
 
-def choose_series(nwbfile: NWBFile, path: str | None = None) -> SeriesInfo:
-    """The series to process: the one at ``path``, else the file's only ΔF/F series.
+def _table_description(series: RoiResponseSeries) -> str:
+    try:
+        return str(series.rois.table.description or "")
+    except Exception:  # a dangling region; _layout reports it
+        return ""
+
+
+def _layout(info: SeriesInfo) -> tuple[str, bool]:
+    """Why a series cannot be read as traces (``""`` if it can), and whether it is stored ROIs × frames."""
+    series = info.series
+    try:
+        rois = series.rois
+        n_rois = len(rois.data) if rois is not None else 0
+        table = rois.table if rois is not None else None
+    except Exception as error:  # a dangling region: pynwb cannot resolve it
+        return f"its ROI table cannot be read ({type(error).__name__})", False
+    if rois is None or table is None:
+        return "no ROI table", False
+    shape = tuple(int(v) for v in series.data.shape)
+    if len(shape) == 1:
+        if n_rois == 1 and shape[0] > 1:
+            return "", False  # one ROI's trace
+        return f"1-D data ({shape[0]} values for {n_rois} ROIs), not ROIs x frames traces", False
+    if len(shape) != 2:
+        return f"{len(shape)}-D data {shape}", False
+    if n_rois == 0:
+        return "an empty ROI region", False
+    frames = _timestamp_count(series)
+    if shape[1] == n_rois and (shape[0] != n_rois or frames in (None, shape[0])):
+        return "", False
+    if shape[0] == n_rois and (frames is None or frames == shape[1]):
+        return "", True
+    return f"data {shape} fits neither frames x {n_rois} ROIs nor {n_rois} ROIs x frames", False
+
+
+def _timestamp_count(series: RoiResponseSeries) -> int | None:
+    stamps = series.timestamps
+    return None if stamps is None else len(stamps)
+
+
+def plane_inputs(candidates: list[SeriesInfo]) -> tuple[list[PlaneInput], list[str]]:
+    """The input of each plane (see the module docstring), and why the other planes have none."""
+    planes: dict[tuple, list[SeriesInfo]] = {}
+    for info in candidates:
+        if not info.problem:
+            planes.setdefault(info.plane, []).append(info)
+    inputs, reasons = [], []
+    for members in planes.values():
+        by_role: dict[str, list[SeriesInfo]] = {}
+        for info in members:
+            by_role.setdefault(info.role, []).append(info)
+        listing = ", ".join(info.path for info in members)
+        chosen = None
+        for role in (DFF, FLUORESCENCE):
+            if by_role.get(role):
+                if len(by_role[role]) > 1:
+                    paths = "\n".join(f"  {info.describe()}" for info in by_role[role])
+                    raise NWBInputError(f"one plane has {len(by_role[role])} {role} series and none is the "
+                                        f"obvious input; choose with --series PATH (series=PATH):\n{paths}")
+                chosen = by_role[role][0]
+                break
+        if chosen is None and by_role.get(UNKNOWN):
+            if len(by_role[UNKNOWN]) > 1:
+                reasons.append(f"the plane of {listing} has no ΔF/F or fluorescence series, and several series "
+                               "whose names do not say what they hold")
+                continue
+            chosen = by_role[UNKNOWN][0]
+            log.warning("%s: its name, container and description do not say what it holds; taking it as ΔF/F "
+                        "(its noise levels are checked)", chosen.path)
+        if chosen is None:
+            reasons.append("; ".join(f"{info.path} is {REFUSED[info.role]}" for info in members))
+            continue
+        neuropil = None
+        if chosen.role == FLUORESCENCE:
+            neuropils = by_role.get(NEUROPIL, [])
+            if len(neuropils) > 1:
+                raise NWBInputError(f"{chosen.path}: its plane has {len(neuropils)} neuropil series ("
+                                    + ", ".join(info.path for info in neuropils) + "); give the ΔF/F yourself")
+            neuropil = neuropils[0] if neuropils else None
+        inputs.append(PlaneInput(chosen, neuropil, [info for info in members if info is not chosen]))
+    return inputs, reasons
+
+
+def choose_inputs(nwbfile: NWBFile, series: str | None = None, *, compute_dff: bool = True) -> list[PlaneInput]:
+    """The inputs of a run: one per plane (``series`` None or ``"all"``), or those ``series`` names.
+
+    ``series`` is a full path, the end of one (``DfOverF/DfOverF``, ``plane1``), or a glob
+    (``*/Fluorescence/plane*``).  A name that matches several series is an error listing them.
 
     Raises
     ------
     NWBInputError
-        No RoiResponseSeries at all, no series at ``path``, or several candidates
-        and no clear default (the message lists them).
+        No series, nothing usable (with what the file holds and what to use instead), an
+        ambiguous plane or name, a chosen series that must not be used.
     """
     candidates = find_series(nwbfile)
     if not candidates:
-        raise NWBInputError(
-            "this file holds no RoiResponseSeries in a DfOverF or Fluorescence container of any processing "
-            "module, so there are no calcium traces to infer spikes from"
+        raise NoTracesError(
+            "this file holds no RoiResponseSeries in any processing module, so there are no calcium traces to "
+            "infer spikes from (a raw movie or behaviour-only file? segment the movie first)"
         )
-    listing = "\n".join(f"  {info.path} ({info.kind}, {info.n_rois} ROIs x {info.n_frames} frames)" for info in candidates)
-    if path is not None:
-        wanted = path.strip("/")
-        for info in candidates:
-            if info.path == wanted or info.path.endswith("/" + wanted):
-                return info
-        raise NWBInputError(f"no RoiResponseSeries at {path!r}; the candidates are:\n{listing}")
-    dff = [info for info in candidates if info.kind == "DfOverF"]
-    if len(dff) == 1:
-        return dff[0]
-    if not dff and len(candidates) == 1:
-        return candidates[0]
-    raise NWBInputError(
-        f"{len(candidates)} candidate series and no single ΔF/F (DfOverF) series to default to; choose one with "
-        f"--series PATH (series=PATH):\n{listing}"
-    )
+    listing = "\n".join(f"  {info.describe()}" for info in candidates)
+    if series is None or series == "all":
+        inputs, reasons = plane_inputs(candidates)
+        if not inputs:
+            raise NWBInputError("no series of this file can be used for spike inference: "
+                                + ("; ".join(reasons) or "none is a readable ROIs x frames trace")
+                                + f". {USE_INSTEAD[0].upper()}{USE_INSTEAD[1:]}. The file holds:\n{listing}")
+    else:
+        inputs = [_named_input(info, candidates) for info in _match(candidates, series, listing)]
+    if not compute_dff:
+        for plane in inputs:
+            if plane.compute_dff:
+                raise NWBInputError(f"{plane.series.path} is raw fluorescence and computing ΔF/F is switched off; "
+                                    "switch it on (drop --no-compute-dff) or give a ΔF/F series")
+    return inputs
+
+
+def _match(candidates: list[SeriesInfo], series: str, listing: str) -> list[SeriesInfo]:
+    wanted = series.strip("/")
+    if any(char in wanted for char in "*?["):
+        found = [info for info in candidates
+                 if fnmatch.fnmatch(info.path, wanted) or fnmatch.fnmatch(info.path, "*/" + wanted)]
+    else:
+        found = [info for info in candidates if info.path == wanted or info.path.endswith("/" + wanted)]
+    if not found:
+        raise NWBInputError(f"no RoiResponseSeries at {series!r}; the file holds:\n{listing}")
+    if len(found) > 1 and not any(char in wanted for char in "*?["):
+        paths = "\n".join(f"  {info.describe()}" for info in found)
+        raise NWBInputError(f"{series!r} matches {len(found)} series; give the full path:\n{paths}")
+    return found
+
+
+def _named_input(info: SeriesInfo, candidates: list[SeriesInfo]) -> PlaneInput:
+    if info.problem:
+        raise NWBInputError(f"{info.path} cannot be read as calcium traces: {info.problem}")
+    if not info.usable_role:
+        raise NWBInputError(f"{info.path} is {REFUSED[info.role]}; {USE_INSTEAD}")
+    plane = [other for other in candidates if not other.problem and other is not info and other.plane == info.plane]
+    neuropil = None
+    if info.role == FLUORESCENCE:
+        neuropils = [other for other in plane if other.role == NEUROPIL]
+        neuropil = neuropils[0] if len(neuropils) == 1 else None
+        if len(neuropils) > 1:
+            raise NWBInputError(f"{info.path}: its plane has {len(neuropils)} neuropil series; give the ΔF/F yourself")
+    return PlaneInput(info, neuropil, plane)
+
+
+def choose_series(nwbfile: NWBFile, path: str | None = None) -> SeriesInfo:
+    """The one input series of a single-plane file (or the one ``path`` names); see :func:`choose_inputs`."""
+    inputs = choose_inputs(nwbfile, path)
+    if len(inputs) > 1:
+        raise NWBInputError(f"{len(inputs)} planes: " + ", ".join(plane.series.path for plane in inputs))
+    return inputs[0].series
+
+
+def recording_facts(info: SeriesInfo, nwbfile: NWBFile) -> dict[str, str | None]:
+    """What the file says about the recording of a series: its imaging plane's ``indicator``, and the
+    subject's ``genotype`` and ``species`` (None where absent)."""
+    table = info.series.rois.table
+    plane = getattr(table, "imaging_plane", None)
+    subject = nwbfile.subject
+    return {"indicator": getattr(plane, "indicator", None), "genotype": getattr(subject, "genotype", None),
+            "species": getattr(subject, "species", None)}
+
+
+_ID_FIELD = re.compile(r"^(ophys_)?(experiment|session|container|experiment_container|behavior_session)_id$")
+
+
+def session_ids(nwbfile: NWBFile) -> dict[str, str]:
+    """The session's archive ids: ``session_id`` and the ``*_id`` fields of its lab metadata (the Allen
+    Brain Observatory's ophys_experiment_id, ophys_session_id, ophys_container_id... where present)."""
+    ids = {}
+    if nwbfile.session_id:
+        ids["session_id"] = str(nwbfile.session_id)
+    for metadata in nwbfile.lab_meta_data.values():
+        for key, value in metadata.fields.items():
+            if _ID_FIELD.match(key) and value is not None:
+                ids[key] = str(value)
+    return ids
 
 
 def frame_rate(series: RoiResponseSeries) -> float:
@@ -139,29 +444,27 @@ def frame_rate(series: RoiResponseSeries) -> float:
 
 
 def read_traces(info: SeriesInfo) -> np.ndarray:
-    """The series' data as ROIs × frames float32, read and transposed in blocks of frames.
+    """The series' data as ROIs × frames float32, read (and, for frames × ROIs storage, transposed)
+    in blocks of frames.  A series stored ROIs × frames is read as it is, with a warning.
 
     Raises
     ------
     NWBInputError
-        Data that is not 2-D, or stored ROIs × frames (the wrong way round for NWB).
+        A series that is not ROIs × frames traces (see :attr:`SeriesInfo.problem`).
     """
+    if info.problem:
+        raise NWBInputError(f"{info.path} cannot be read as calcium traces: {info.problem}")
     data = info.series.data
-    shape = tuple(data.shape)
     n_rois = info.n_rois
-    if len(shape) != 2:
-        if len(shape) == 1 and n_rois == 1:
-            shape = (shape[0], 1)
-        else:
-            raise NWBInputError(f"{info.path}: data has shape {shape}; a RoiResponseSeries is frames x ROIs")
-    if shape[1] != n_rois:
-        if shape[0] == n_rois:
-            raise NWBInputError(
-                f"{info.path}: data is stored ROIs x frames {shape}, the wrong way round: NWB stores frames x ROIs "
-                f"(its rois region has {n_rois} entries). Rewrite the series with its data transposed."
-            )
-        raise NWBInputError(f"{info.path}: data has {shape[1]} columns but its rois region has {n_rois} entries")
-    n_frames = shape[0]
+    if info.transposed:
+        warnings.warn(
+            f"{info.path} is stored ROIs x frames {info.shape}, the other way round from NWB's frames x ROIs (its "
+            f"rois region has {n_rois} entries); reading it transposed",
+            OrientationWarning,
+            stacklevel=2,
+        )
+        return np.asarray(data[:], dtype=np.float32).reshape(n_rois, -1)
+    n_frames = info.n_frames
     out = np.empty((n_rois, n_frames), dtype=np.float32)
     block = max(1, READ_BLOCK_BYTES // max(1, 4 * n_rois))
     for start in range(0, n_frames, block):

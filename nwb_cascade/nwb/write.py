@@ -29,15 +29,24 @@ from hdmf.backends.hdf5 import H5DataIO
 from hdmf.common import DynamicTableRegion, VectorData, VectorIndex
 from hdmf.data_utils import GenericDataChunkIterator
 from pynwb import NWBHDF5IO, NWBFile
+from pynwb.base import ProcessingModule
 from pynwb.device import Device
 from pynwb.file import Subject
-from pynwb.ophys import ImageSegmentation, ImagingPlane, OpticalChannel, PlaneSegmentation, RoiResponseSeries
+from pynwb.ophys import (
+    DfOverF,
+    Fluorescence,
+    ImageSegmentation,
+    ImagingPlane,
+    OpticalChannel,
+    PlaneSegmentation,
+    RoiResponseSeries,
+)
 
 from .. import __version__
 from ..cascade import CascadeModel, spike_times
 from ..cascade.inference import threshold_mode
 from .extension import CascadeDiscreteSpikes, CascadeResults, CascadeSpikeRates
-from .read import SeriesInfo
+from .read import DFF, SeriesInfo
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +75,7 @@ class Inference:
     threshold: Any
     spike_frames: list[np.ndarray] | None
     provenance: dict[str, str] = field(default_factory=dict)
+    dff: np.ndarray | None = None  # ROIs × frames ΔF/F computed from fluorescence, if it was
 
 
 class ArrayBlocks(GenericDataChunkIterator):
@@ -101,17 +111,17 @@ def compressed(array: Any, scale: float = 1.0, dtype: np.dtype | None = None) ->
 
 
 def build_results(inference: Inference, series: RoiResponseSeries, name: str) -> CascadeResults:
-    """The results container for ``inference``, on the ROIs and timing of ``series`` (in the target file)."""
+    """The results container for ``inference``, on the ROIs and timing of ``series`` (in the target file).
+
+    When ΔF/F was computed from fluorescence, it is kept in the container (a ``DfOverF``
+    named ``dff``) and ``source`` links to it: the series the spikes were inferred from.
+    """
     model = inference.model
-    rois = series.rois
-    timing: dict[str, Any] = (
-        {"timestamps": series} if series.timestamps is not None
-        else {"rate": float(series.rate), "starting_time": float(series.starting_time or 0.0)}
-    )
+    timing = _timing_link(series)
     spike_rates = CascadeSpikeRates(
         name="spike_rates",
         data=compressed(inference.rates.T, scale=inference.frame_rate, dtype=np.float32),
-        rois=DynamicTableRegion(name="rois", data=np.asarray(rois.data[:]), description=rois.description, table=rois.table),
+        rois=_region(series, series.rois.description),
         description=f"Spike rates inferred by Cascade from {inference.info.path}",
         comments="Frames without a full network window, or whose window touched a missing input frame, are NaN.",
         noise_levels=np.asarray(inference.noise_levels, dtype=np.float64),
@@ -125,6 +135,17 @@ def build_results(inference: Inference, series: RoiResponseSeries, name: str) ->
     discrete = None
     if inference.spike_frames is not None:
         discrete = discrete_spikes_table(inference, series)
+    dff, source = None, series
+    if inference.dff is not None:
+        dff = DfOverF(name="dff")
+        source = dff.create_roi_response_series(
+            name=series.name,
+            data=compressed(inference.dff.T, dtype=np.float32),
+            rois=_region(series, "the ROIs of the fluorescence series"),
+            unit="n.a.",
+            description=f"ΔF/F computed by nwb-cascade from {inference.info.path} (recipe: the results' dff_recipe)",
+            **timing,
+        )
     provenance = {key: value for key, value in inference.provenance.items() if value is not None}
     with warnings.catch_warnings():
         # hdmf warns that the regions' table shares no ancestor with the new container: true only
@@ -134,14 +155,28 @@ def build_results(inference: Inference, series: RoiResponseSeries, name: str) ->
             name=name,
             spike_rates=spike_rates,
             discrete_spikes=discrete,
-            source=series,
+            dff=dff,
+            source=source,
             package_version=__version__,
             model_name=model.name,
             model_checksum=model.checksum(),
             model_config=_config_text(model),
+            source_series_path=inference.info.path,
             run_time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             **provenance,
         )
+
+
+def _timing_link(series: RoiResponseSeries) -> dict[str, Any]:
+    """Timing on ``series``: its timestamps (linked), or its rate and starting time."""
+    if series.timestamps is not None:
+        return {"timestamps": series}
+    return {"rate": float(series.rate), "starting_time": float(series.starting_time or 0.0)}
+
+
+def _region(series: RoiResponseSeries, description: str) -> DynamicTableRegion:
+    rois = series.rois
+    return DynamicTableRegion(name="rois", data=np.asarray(rois.data[:]), description=description, table=rois.table)
 
 
 def discrete_spikes_table(inference: Inference, series: RoiResponseSeries) -> CascadeDiscreteSpikes:
@@ -188,35 +223,38 @@ def check_writable(path: Path) -> None:
         )
 
 
-def append_results(io: NWBHDF5IO, nwbfile: NWBFile, path: Path, build: Callable[[str], Any],
-                   name: str, overwrite: bool, module_name: str = MODULE,
-                   module_description: str = MODULE_DESCRIPTION) -> None:
-    """Add the container ``build(staging_name)`` to ``path`` (open in ``io``, mode "a"), atomically,
-    in the processing module ``module_name`` (created if absent).
+def append_results(io: NWBHDF5IO, nwbfile: NWBFile, path: Path, builds: dict[str, Callable[[str], Any]],
+                   overwrite: bool, module_name: str = MODULE, module_description: str = MODULE_DESCRIPTION) -> None:
+    """Add the containers ``build(staging_name)`` of ``builds`` (final name -> build) to ``path`` (open in
+    ``io``, mode "a"), atomically, in the processing module ``module_name`` (created if absent).
 
     ``io`` is closed on return.  On any failure the file is restored to what it held before.
     """
     snapshot = _Snapshot.take(io._file, module_name)  # the h5py handle pynwb already holds
-    staging = name + STAGING_SUFFIX
+    staging = {name: name + STAGING_SUFFIX for name in builds}
     try:
         module = nwbfile.processing.get(module_name)
         if module is None:
             module = nwbfile.create_processing_module(name=module_name, description=module_description)
-        module.add(build(staging))
+        for name, build in builds.items():
+            module.add(build(staging[name]))
         io.write(nwbfile)
     except BaseException:
         _close_quietly(io)
-        snapshot.restore(path, staging)
+        snapshot.restore(path)
         raise
     io.close()
     with h5py.File(path, "r+") as handle:
         group = handle[f"processing/{module_name}"]
-        if name in group:
-            if not overwrite:  # checked before the run; a concurrent writer may have added it since
-                del group[staging]
-                raise NWBWriteError(f"results {name!r} appeared in {path} while this run was writing")
-            del group[name]
-        group.move(staging, name)
+        appeared = [name for name in builds if name in group]
+        if appeared and not overwrite:  # checked before the run; a concurrent writer may have added them since
+            for name in builds:
+                del group[staging[name]]
+            raise NWBWriteError(f"results {', '.join(appeared)} appeared in {path} while this run was writing")
+        for name in builds:
+            if name in group:
+                del group[name]
+            group.move(staging[name], name)
 
 
 def _close_quietly(io: NWBHDF5IO) -> None:
@@ -243,7 +281,7 @@ class _Snapshot:
         return cls(dict(handle.attrs), specs, module is not None, set(module.keys()) if module is not None else set(),
                    module_name)
 
-    def restore(self, path: Path, staging: str) -> None:
+    def restore(self, path: Path) -> None:
         with h5py.File(path, "r+") as handle:
             module = handle.get(f"processing/{self.module_name}")
             if module is not None:
@@ -269,24 +307,36 @@ class _Snapshot:
 # A new, standalone file
 
 
-def write_standalone(source: NWBFile, inference: Inference, output: Path) -> Path:
-    """A new NWB file with the session and subject metadata, the imaging plane, the ROI table,
-    a copy of the source series, and the results; written under a temporary name, then renamed."""
-    info = inference.info
+def write_standalone(source: NWBFile, inferences: list[Inference], neuropils: list[SeriesInfo | None],
+                     output: Path) -> Path:
+    """A new NWB file with what a reader of the results looks for in the session: its metadata (subject
+    of its own type, lab metadata), the imaging planes, the ROI tables where they were, a copy of each
+    input series (and of the neuropil series it was corrected with), and one results container per plane;
+    written under a temporary name, then renamed."""
     target = new_file_like(source)
-    planes = info.series.rois.table
-    new_planes = _copy_plane_segmentation(planes, copy_imaging_plane(planes.imaging_plane, target), target, info)
-    series = _copy_series(info, new_planes, target)
+    copier = _SessionCopy(target)
     module = target.create_processing_module(name=MODULE, description=MODULE_DESCRIPTION)
-    module.add(build_results(inference, series, info.name))
+    for inference, neuropil in zip(inferences, neuropils):
+        series = copier.series(inference.info)
+        if neuropil is not None:
+            copier.series(neuropil)
+        module.add(build_results(inference, series, inference.info.name))
     return write_new_file(target, output)
 
 
 def new_file_like(source: NWBFile) -> NWBFile:
-    """An empty NWB file (new identifier) with the session and subject metadata of ``source``."""
+    """An empty NWB file (new identifier) with the session metadata of ``source``: its fields, its subject
+    (of the subject's own type, extension types included) and its lab metadata."""
     target = NWBFile(identifier=str(uuid4()), **_file_metadata(source))
     if source.subject is not None:
         target.subject = _copy_subject(source.subject)
+    for metadata in source.lab_meta_data.values():
+        copied = copy_simple_container(metadata)
+        if copied is None:
+            log.warning("lab metadata %r (%s) holds nested objects and is not copied", metadata.name,
+                        type(metadata).__name__)
+        else:
+            target.add_lab_meta_data(copied)
     return target
 
 
@@ -310,6 +360,39 @@ def partial_files(output: Path) -> list[Path]:
     return sorted(output.parent.glob(f".{output.stem}{PARTIAL_INFIX}*.nwb"))
 
 
+def _plain(value: Any) -> Any:
+    """A field value as something a new container accepts: datasets read, arrays and tuples as lists."""
+    if isinstance(value, h5py.Dataset):
+        value = value[()]
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.dtype.kind in "OUS" else value
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode()
+    return value
+
+
+def copy_simple_container(obj: Any) -> Any | None:
+    """A copy of a container whose fields are plain values (no child objects), of its own type
+    (extension types included: their namespace is cached in the new file); None if it has children."""
+    from hdmf.container import AbstractContainer
+    from hdmf.utils import get_docval
+
+    accepted = {argument["name"] for argument in get_docval(type(obj).__init__)}
+    values = {"name": obj.name} if "name" in accepted else {}
+    for key, value in obj.fields.items():
+        if isinstance(value, AbstractContainer) or (isinstance(value, (list, tuple)) and value
+                                                     and isinstance(value[0], AbstractContainer)):
+            return None
+        values[key] = _plain(value)
+    try:
+        return type(obj)(**values)
+    except Exception as error:  # a type whose constructor does not take its fields back
+        log.warning("%s %r could not be copied as itself (%s)", type(obj).__name__, obj.name, error)
+        return None
+
+
 def _simple_fields(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
     values = {}
     for name in names:
@@ -324,6 +407,7 @@ def _file_metadata(source: NWBFile) -> dict[str, Any]:
         "session_description", "session_start_time", "timestamps_reference_time", "experimenter",
         "experiment_description", "session_id", "institution", "lab", "keywords", "notes", "pharmacology",
         "protocol", "related_publications", "slices", "data_collection", "surgery", "virus", "stimulus_notes",
+        "source_script", "source_script_file_name",
     ))
     if "keywords" in fields:
         fields["keywords"] = [str(k) for k in np.asarray(source.keywords[:]).ravel()]
@@ -331,15 +415,25 @@ def _file_metadata(source: NWBFile) -> dict[str, Any]:
 
 
 def _copy_subject(subject: Subject) -> Subject:
+    """The subject as its own type (e.g. the AllenSDK's BehaviorSubject), else as a plain Subject."""
+    copied = copy_simple_container(subject)
+    if copied is not None:
+        return copied
     names = ("subject_id", "age", "age__reference", "description", "genotype", "sex", "species", "strain",
              "weight", "date_of_birth")
+    log.warning("subject of type %s copied as a plain Subject", type(subject).__name__)
     return Subject(**_simple_fields(subject, names))
 
 
 def copy_imaging_plane(plane: ImagingPlane, target: NWBFile) -> ImagingPlane:
+    """The imaging plane (with its device and optical channels) in ``target``, made once per name."""
+    if plane.name in target.imaging_planes:
+        return target.imaging_planes[plane.name]
     device = plane.device
-    new_device = target.create_device(**_simple_fields(device, ("name", "description"))) \
-        if isinstance(device, Device) else None
+    new_device = None
+    if isinstance(device, Device):
+        new_device = target.devices.get(device.name) or target.create_device(
+            **_simple_fields(device, ("name", "description", "manufacturer")))
     channels = [
         OpticalChannel(name=c.name, description=c.description, emission_lambda=float(c.emission_lambda))
         for c in plane.optical_channel
@@ -357,19 +451,80 @@ def copy_imaging_plane(plane: ImagingPlane, target: NWBFile) -> ImagingPlane:
     )
 
 
-def _copy_plane_segmentation(planes: PlaneSegmentation, plane: ImagingPlane, target: NWBFile,
-                             info: SeriesInfo) -> PlaneSegmentation:
-    """The ROI table with every column (masks included), in the same module and container as in the source."""
-    module_name = info.path.split("/")[1]
-    source_module = planes.parent.parent if planes.parent is not None else None
-    module = target.processing.get(module_name) or target.create_processing_module(
-        name=module_name, description=getattr(source_module, "description", None) or "optical physiology"
-    )
-    segmentation_name = planes.parent.name if planes.parent is not None else "ImageSegmentation"
-    segmentation = module.data_interfaces.get(segmentation_name)
-    if segmentation is None:
-        segmentation = ImageSegmentation(name=segmentation_name)
-        module.add(segmentation)
+class _SessionCopy:
+    """Copies of a source file's ROI tables and series into a new file, each made once, where they were."""
+
+    def __init__(self, target: NWBFile) -> None:
+        self.target = target
+        self.tables: dict[int, PlaneSegmentation] = {}
+        self.series_copies: dict[int, RoiResponseSeries] = {}
+
+    def module(self, name: str, description: str | None) -> Any:
+        return self.target.processing.get(name) or self.target.create_processing_module(
+            name=name, description=description or "optical physiology")
+
+    def table(self, planes: PlaneSegmentation) -> PlaneSegmentation:
+        """The ROI table with every column (masks included), in the same module and container as in the source."""
+        if id(planes) in self.tables:
+            return self.tables[id(planes)]
+        holder = planes.parent
+        direct = isinstance(holder, ProcessingModule)
+        source_module = holder if direct else getattr(holder, "parent", None)
+        module = self.module(getattr(source_module, "name", "ophys"), getattr(source_module, "description", None))
+        plane = copy_imaging_plane(planes.imaging_plane, self.target)
+        table = PlaneSegmentation(name=planes.name, description=planes.description, imaging_plane=plane,
+                                  id=planes.id.data[:].tolist(), **_table_columns(planes))
+        if direct:
+            module.add(table)
+        else:
+            name = getattr(holder, "name", "ImageSegmentation")
+            segmentation = module.data_interfaces.get(name)
+            if segmentation is None:
+                segmentation = ImageSegmentation(name=name)
+                module.add(segmentation)
+            segmentation.add_plane_segmentation(table)
+        self.tables[id(planes)] = table
+        return table
+
+    def series(self, info: SeriesInfo) -> RoiResponseSeries:
+        """A copy of a series (data copied chunk by chunk), in the module and container it was in."""
+        source = info.series
+        if id(source) in self.series_copies:
+            return self.series_copies[id(source)]
+        table = self.table(source.rois.table)
+        parts = info.path.split("/")
+        source_module = source.parent if len(parts) == 3 else source.parent.parent
+        module = self.module(parts[1], getattr(source_module, "description", None))
+        timing = (
+            {"timestamps": np.asarray(source.timestamps[:])} if source.timestamps is not None
+            else {"rate": float(source.rate), "starting_time": float(source.starting_time or 0.0)}
+        )
+        data = compressed(source.data)
+        if info.transposed:
+            data = compressed(np.asarray(source.data[:]).T)
+        copy = RoiResponseSeries(
+            name=source.name, data=data,
+            rois=table.create_roi_table_region(region=[int(i) for i in source.rois.data[:]],
+                                               description=source.rois.description),
+            unit=source.unit, description=source.description, comments=source.comments,
+            conversion=float(source.conversion), **timing,
+        )
+        if len(parts) == 3:
+            module.add(copy)
+        else:
+            container = module.data_interfaces.get(parts[2])
+            if container is None:
+                kind = type(source.parent) if isinstance(source.parent, (DfOverF, Fluorescence)) else \
+                    (DfOverF if info.role == DFF else Fluorescence)
+                container = kind(name=parts[2])
+                module.add(container)
+            container.add_roi_response_series(copy)
+        self.series_copies[id(source)] = copy
+        return copy
+
+
+def _table_columns(planes: PlaneSegmentation) -> dict[str, Any]:
+    """Every column of a ROI table as new VectorData (masks copied chunk by chunk), with their indexes."""
     indexed = {column.target.name: column for column in planes.columns if isinstance(column, VectorIndex)}
     columns, names = [], []
     for column in planes.columns:
@@ -386,31 +541,4 @@ def _copy_plane_segmentation(planes: PlaneSegmentation, plane: ImagingPlane, tar
         names.append(column.name)
         if index is not None:
             columns.append(VectorIndex(name=index.name, data=np.asarray(index.data[:]), target=data))
-    table = PlaneSegmentation(name=planes.name, description=planes.description, imaging_plane=plane,
-                              id=planes.id.data[:].tolist(), columns=columns, colnames=names)
-    segmentation.add_plane_segmentation(table)
-    return table
-
-
-def _copy_series(info: SeriesInfo, planes: PlaneSegmentation, target: NWBFile) -> RoiResponseSeries:
-    """A copy of the source series (data copied chunk by chunk) in the same module and container."""
-    source = info.series
-    _, module_name, container_name, _ = info.path.split("/")
-    container_type = type(source.parent)
-    timing = (
-        {"timestamps": np.asarray(source.timestamps[:])} if source.timestamps is not None
-        else {"rate": float(source.rate), "starting_time": float(source.starting_time or 0.0)}
-    )
-    container = container_type(name=container_name)
-    target.processing[module_name].add(container)
-    return container.create_roi_response_series(
-        name=source.name,
-        data=compressed(source.data),
-        rois=planes.create_roi_table_region(region=[int(i) for i in source.rois.data[:]],
-                                            description=source.rois.description),
-        unit=source.unit,
-        description=source.description,
-        comments=source.comments,
-        conversion=float(source.conversion),
-        **timing,
-    )
+    return {"columns": columns, "colnames": names}
