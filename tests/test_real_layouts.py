@@ -360,3 +360,21 @@ def test_dandisets_as_they_are(tmp_path, files, monkeypatch):
                         Path(assets[2].path).name: "skipped"}
     assert "TwoPhotonSeries" in summary.skipped[0].error or "TwoPhotonSeries" in summary.skipped[1].error
     assert set(read) == {assets[0].path}  # the raw movie and the behaviour file were never opened
+
+
+def test_remote_zarr_store_is_streamed(files, tmp_path):
+    """An NWB Zarr store served over HTTP (consolidated metadata, one object per chunk) reads like the local one."""
+    from .http_server import RangeServer
+
+    root = tmp_path / "served"
+    shutil.copytree(files["zarr"], root / "session.nwb.zarr")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = infer(files["zarr"], tmp_path / "local.nwb", discrete_spikes=False)
+        with RangeServer(root) as server:
+            remote = infer(f"{server.url}/session.nwb.zarr", tmp_path / "remote.nwb", discrete_spikes=False)
+    assert remote.series == local.series and remote.model == local.model
+    name = "processing/cascade/ophys_DfOverF_DfOverF/spike_rates/data"
+    with h5py.File(tmp_path / "local.nwb", "r") as a, h5py.File(tmp_path / "remote.nwb", "r") as b:
+        np.testing.assert_array_equal(a[name][()], b[name][()])
+        assert b["processing/cascade/ophys_DfOverF_DfOverF"].attrs["source_url"].endswith("/session.nwb.zarr")
