@@ -77,7 +77,7 @@ def main() -> None:
     import remfile
 
     from nwb_cascade.run import infer
-    from nwb_cascade.sources import RemoteFile
+    from nwb_cascade.nwb.stream import RemoteFile
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

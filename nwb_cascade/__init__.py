@@ -6,7 +6,7 @@
 - :func:`inspect` - the candidate ΔF/F series of a file
 - :func:`plot_results` - a figure of traces, rates, spikes and noise levels
 - :func:`nwb_cascade.allen.process_session` - an Allen Brain Observatory session (id, asset, URL, file)
-- :mod:`nwb_cascade.sources` - local paths, URLs and DANDI assets; ``list_assets`` of a dandiset
+- :mod:`nwb_cascade.nwb.sources` - local paths, URLs and DANDI assets; ``list_assets`` of a dandiset
 - :mod:`nwb_cascade.denoise` - self-supervised denoising of two-photon movies (``train``, ``apply``)
 
 The method itself lives in :mod:`nwb_cascade.cascade` (numpy and torch only).

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from .run import RunSummary, infer
-from .sources import SourceError, default_output, list_assets, resolve
+from .nwb.sources import SourceError, default_output, list_assets, resolve
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def process_session(
         An Allen experiment or session id (looked up on DANDI), a DANDI asset, a URL or
         a local file.
     output
-        The new file (default: :func:`nwb_cascade.sources.default_output`).
+        The new file (default: :func:`nwb_cascade.nwb.sources.default_output`).
     series, model
         Override the series or the model (default: the general rules).
     discrete_spikes, overwrite, device, progress

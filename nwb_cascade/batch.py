@@ -208,7 +208,7 @@ def expand(sources: Sequence[str | Path], glob: str | None = None,
            without_traces: dict[str, str] | None = None) -> list[str]:
     """The sessions of ``sources``, each once, local paths made absolute (they name manifest rows);
     ``without_traces`` gets the DANDI assets whose metadata says they hold no calcium traces."""
-    from .sources import SourceError, expand_sources
+    from .nwb.sources import SourceError, expand_sources
 
     try:
         expanded = expand_sources([str(source) for source in sources], glob=glob, without_traces=without_traces)
@@ -223,7 +223,7 @@ def expand(sources: Sequence[str | Path], glob: str | None = None,
 
 def plan_outputs(sessions: Sequence[str], out: Path) -> dict[str, Path]:
     """The output file of each session in ``out``; two sessions that would share one are an error."""
-    from .sources import default_output
+    from .nwb.sources import default_output
 
     outputs: dict[str, Path] = {}
     owners: dict[Path, str] = {}

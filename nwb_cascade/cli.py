@@ -11,8 +11,8 @@ import click
 from . import __version__
 from .cascade import CascadeError, download_model, list_models
 from .nwb.read import NWBInputError
-from .nwb.write import NWBWriteError
-from .sources import SourceError, default_output
+from .nwb.inplace import NWBWriteError
+from .nwb.sources import SourceError, default_output
 
 
 def _threshold(value: str) -> int | bool:
@@ -154,7 +154,7 @@ def dandi_group() -> None:
 @click.option("--glob", "pattern", default=None, help="Only asset paths matching this pattern (default: *.nwb).")
 def dandi_ls(dandiset: str, pattern: str | None) -> None:
     """List the NWB assets of DANDISET (DANDI:000728 or 000728, optionally @VERSION) with their sizes."""
-    from .sources import list_assets
+    from .nwb.sources import list_assets
 
     assets = list_assets(dandiset, glob=pattern)
     for asset in assets:

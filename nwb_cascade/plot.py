@@ -70,7 +70,7 @@ def plot_results(path: str | Path, *, rois: Sequence[int] | None = None, contain
     out
         Save the figure there (PNG, PDF, SVG by extension).
     """
-    from .run import open_nwb
+    from .nwb.open import open_nwb
 
     with open_nwb(path, "r") as (_, nwbfile):
         module = nwbfile.processing.get(MODULE)

@@ -14,14 +14,12 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
-from pynwb import NWBHDF5IO, NWBFile
+from pynwb import NWBFile
 
 from .cascade import (
     CascadeModel,
@@ -47,8 +45,18 @@ from .nwb.read import (
     recording_facts,
     session_ids,
 )
-from .nwb.write import MODULE, Inference, append_results, build_results, check_writable, write_standalone
-from .sources import Source, SourceError, open_remote, resolve, source_error_in
+from .nwb.inplace import NWBWriteError, amended, ensure_free_space
+from .nwb.write import (
+    MODULE,
+    MODULE_DESCRIPTION,
+    Inference,
+    add_to_module,
+    build_results,
+    remove_groups,
+    write_standalone,
+)
+from .nwb.open import open_nwb
+from .nwb.sources import Source, SourceError, resolve
 
 log = logging.getLogger(__name__)
 
@@ -144,94 +152,6 @@ class RunSummary:
                          f"frames at {plane.frame_rate:.4g} Hz, noise median {median:.2f}, model {plane.model}: "
                          f"{plane.model_reason}{spikes})")
         return "\n".join(lines) + f"\n{len(self.planes)} plane(s) in {self.seconds:.1f} s"
-
-
-@contextlib.contextmanager
-def open_nwb(source: str | Path | Source, mode: str = "r") -> Iterator[tuple[NWBHDF5IO, NWBFile]]:
-    """Open an NWB file, local or remote, turning the ways this fails into messages that say what to do.
-
-    ``source`` is a path, a URL, a DANDI asset (see :mod:`nwb_cascade.sources`) or a
-    resolved :class:`~nwb_cascade.sources.Source`; ``mode`` is "r" or "a" (append, local
-    files only).  Yields the IO object and the file's contents.  A remote read that fails
-    after its retries raises :class:`~nwb_cascade.sources.SourceError`, also from inside
-    the ``with`` block.
-    """
-    source = source if isinstance(source, Source) else resolve(source)
-    if source.remote and mode != "r":
-        raise SourceError(f"{source.text} is remote and read-only: write the results to a new local file instead")
-    if source.zarr:
-        with _open_zarr(source, mode) as opened:
-            yield opened
-        return
-    with _open_h5(source, mode) as handle:
-        try:
-            if "nwb_version" not in handle.attrs:
-                raise NWBInputError(f"{source.text} is an HDF5 file but not an NWB file (it has no nwb_version attribute)")
-            io = NWBHDF5IO(mode=mode, file=handle, load_namespaces=True)
-            try:
-                nwbfile = io.read()
-            except Exception as error:
-                cause = source_error_in(error)
-                if cause is not None:
-                    raise cause from error
-                raise NWBInputError(
-                    f"{source.text}: pynwb cannot read this NWB file ({type(error).__name__}: {error})"
-                ) from error
-            yield io, nwbfile
-        except OSError as error:
-            cause = source_error_in(error)
-            if cause is None:
-                raise
-            raise cause from error
-
-
-@contextlib.contextmanager
-def _open_zarr(source: Source, mode: str) -> Iterator[tuple[Any, NWBFile]]:
-    """An NWB Zarr store (hdmf-zarr), local or remote, read like an HDF5 file."""
-    from hdmf_zarr import NWBZarrIO
-
-    if mode != "r":
-        raise NWBInputError(f"{source.text} is an NWB Zarr store: write the results to a new file (--output) instead "
-                            "of into the store")
-    location = str(source.path) if source.path is not None else source.url
-    try:
-        io = NWBZarrIO(location, mode="r")
-        nwbfile = io.read()
-    except Exception as error:
-        raise NWBInputError(f"{source.text}: hdmf-zarr cannot read this NWB Zarr store ({type(error).__name__}: "
-                            f"{error})") from error
-    try:
-        yield io, nwbfile
-    finally:
-        with contextlib.suppress(Exception):
-            io.close()
-
-
-@contextlib.contextmanager
-def _open_h5(source: Source, mode: str) -> Iterator[h5py.File]:
-    if source.remote:
-        with open_remote(source) as handle:
-            yield handle
-        return
-    path = source.path
-    if not h5py.is_hdf5(path):
-        raise NWBInputError(f"{path} is not an HDF5 file, so not an NWB file (NWB files written by pynwb are HDF5)")
-    try:
-        handle = h5py.File(path, "r+" if mode == "a" else "r")
-    except OSError as error:
-        text = str(error).lower()
-        if "truncated" in text or "signature" in text or "bad object header" in text:
-            raise NWBInputError(f"{path} is truncated or damaged ({error}); re-download or restore it") from error
-        if "unable to lock file" in text or "file locking" in text:
-            raise NWBInputError(
-                f"{path} is open for writing by another process (HDF5 file lock); close it there and try again"
-            ) from error
-        raise
-    try:
-        yield handle
-    finally:
-        with contextlib.suppress(Exception):
-            handle.close()
 
 
 def resolve_model(model: str | Path | CascadeModel | None, rate: float,
@@ -374,28 +294,34 @@ def annotate(
     if source.remote:
         raise SourceError(f"{path} is remote and read-only: use infer() (nwb-cascade infer --output) to write the "
                           "results to a new local file")
-    path = source.path
+    if source.zarr:
+        raise NWBWriteError(f"{path} is an NWB Zarr store: write the results to a new file (--output) instead")
     start = time.perf_counter()
-    check_writable(path)
-    with open_nwb(source, "a") as (io, nwbfile):
-        planes = choose_inputs(nwbfile, series, compute_dff=compute_dff)
-        module = nwbfile.processing.get(MODULE)
-        existing = [plane.series for plane in planes if module is not None and plane.series.name in module.data_interfaces]
+    with amended(source.path) as copy:
+        working = Source(text=source.text, path=copy)
+        with open_nwb(working, "r") as (_, nwbfile):
+            planes = choose_inputs(nwbfile, series, compute_dff=compute_dff)
+            names = [plane.series.name for plane in planes]
+            module = nwbfile.processing.get(MODULE)
+            existing = [name for name in names if module is not None and name in module.data_interfaces]
+            needed = sum(4 * plane.series.n_rois * plane.series.n_frames * (2 if plane.compute_dff else 1)
+                         for plane in planes)
         if existing and not overwrite:
             raise NWBInputError(
-                f"{path} already holds Cascade results for " + ", ".join(info.path for info in existing) + " ("
-                + ", ".join(f"processing/{MODULE}/{info.name}" for info in existing)
-                + "); pass overwrite=True (--overwrite) to replace them"
+                f"{path} already holds Cascade results " + ", ".join(f"processing/{MODULE}/{name}" for name in existing)
+                + "; pass overwrite=True (--overwrite) to replace them"
             )
-        provenance = _provenance(nwbfile, source)
-        inferences = _run_planes(nwbfile, planes, model, provenance, threshold=threshold,
-                                 discrete_spikes=discrete_spikes, device=device, progress=progress,
-                                 dff_recipe=dff_recipe)
-        builds = {inference.info.name: (lambda name, inference=inference: build_results(inference, inference.info.series,
-                                                                                          name))
-                  for inference in inferences}
-        append_results(io, nwbfile, path, builds, overwrite)
-    return _summary(path, inferences, time.perf_counter() - start)
+        ensure_free_space(copy.parent, needed, f"the results for {path}")
+        remove_groups(copy, MODULE, existing)
+        with open_nwb(working, "a") as (io, nwbfile):
+            planes = choose_inputs(nwbfile, series, compute_dff=compute_dff)
+            inferences = _run_planes(nwbfile, planes, model, _provenance(nwbfile, source), threshold=threshold,
+                                     discrete_spikes=discrete_spikes, device=device, progress=progress,
+                                     dff_recipe=dff_recipe)
+            add_to_module(nwbfile, [build_results(inference, inference.info.series, inference.info.name)
+                                    for inference in inferences], MODULE, MODULE_DESCRIPTION)
+            io.write(nwbfile)
+    return _summary(source.path, inferences, time.perf_counter() - start)
 
 
 def infer(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nwb_cascade.run import infer
-from nwb_cascade.sources import SourceError, default_output, expand_sources, list_assets, output_name, resolve
+from nwb_cascade.nwb.sources import SourceError, default_output, expand_sources, list_assets, output_name, resolve
 
 from .conftest import ALLEN_DIR, need
 from .dandi_api import ASSET_ID, ASSET_PATH, DANDISET, VERSION, DandiArchive

@@ -4,14 +4,15 @@ The denoised movie is a :class:`~nwb_cascade.nwb.extension.DenoisedTwoPhotonSeri
 (a ``TwoPhotonSeries`` with provenance) in the processing module ``denoising``,
 on the raw series' imaging plane and timing, named after the raw series' path
 (``acquisition/TwoPhotonSeries`` -> ``TwoPhotonSeries``).  It is written frame
-block by frame block as the denoiser yields them, in place (staged and renamed,
-rolled back on failure, see :func:`~nwb_cascade.nwb.write.append_results`) or into
+block by frame block as the denoiser yields them, in place (on a working copy that
+replaces the file when complete, see :mod:`nwb_cascade.nwb.inplace`) or into
 a new file that holds the session metadata, the imaging plane and the denoised
 movie (not the raw movie, which may be tens of GB).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -34,15 +35,10 @@ from ..denoise.movie import as_movie, frame_range, to_dtype
 from ..denoise.train import train
 from .extension import DenoisedTwoPhotonSeries
 from .read import NWBInputError
-from .write import (
-    CHUNK_BYTES,
-    NWBWriteError,
-    append_results,
-    check_writable,
-    copy_imaging_plane,
-    new_file_like,
-    write_new_file,
-)
+from .inplace import NWBWriteError, amended, ensure_free_space
+from .open import open_nwb
+from .sources import Source, default_output, resolve
+from .write import CHUNK_BYTES, add_to_module, copy_imaging_plane, new_file_like, remove_groups, write_new_file
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +143,6 @@ def denoise_nwb(
     batch_size, device, progress
         Tiles per forward pass, torch device, progress bars.
     """
-    from ..run import open_nwb
-    from ..sources import default_output, resolve
 
     began = time.perf_counter()
     if in_place == (output is not None):
@@ -157,21 +151,28 @@ def denoise_nwb(
     if in_place and resolved.remote:
         raise NWBInputError(f"{source} is not a local file, so it cannot be changed in place; give --output")
     target = resolved.path if in_place else Path(output)
-    if in_place:
-        check_writable(target)
-    elif target.exists() and not overwrite:
+    if not in_place and target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; choose another output or pass overwrite=True (--overwrite)")
     if checkpoint is None and model is None:
         checkpoint = default_output(target, "denoiser", extension=".pt")
-    with open_nwb(resolved, "a" if in_place else "r") as (io, nwbfile):
+    with contextlib.ExitStack() as stack:
+        if in_place:  # on a working copy that replaces the file when complete (nwb/inplace.py)
+            resolved = Source(text=resolved.text, path=stack.enter_context(amended(resolved.path)))
+            with open_nwb(resolved, "r") as (_, nwbfile):
+                info = choose_two_photon_series(nwbfile, series)
+                existing = nwbfile.processing.get(MODULE)
+                if existing is not None and info.name in existing.data_interfaces and not overwrite:
+                    raise NWBInputError(f"{source} already holds processing/{MODULE}/{info.name}; pass "
+                                        "overwrite=True (--overwrite) to replace it")
+                start, stop = frame_range(as_movie(info.series).shape[0], frames)
+                ensure_free_space(resolved.path.parent, (stop - start) * info.series.data.dtype.itemsize
+                                  * int(np.prod(info.series.data.shape[1:])), f"the denoised movie in {source}")
+            remove_groups(resolved.path, MODULE, [info.name])
+        io, nwbfile = stack.enter_context(open_nwb(resolved, "a" if in_place else "r"))
         info = choose_two_photon_series(nwbfile, series)
         movie = as_movie(info.series)
         shape = tuple(int(v) for v in movie.shape)
         start, stop = frame_range(movie.shape[0], frames)
-        existing = nwbfile.processing.get(MODULE)
-        if in_place and existing is not None and info.name in existing.data_interfaces and not overwrite:
-            raise NWBInputError(f"{source} already holds processing/{MODULE}/{info.name}; pass overwrite=True "
-                                "(--overwrite) to replace it")
         trained = model is None
         if trained:
             denoiser = train(movie, frames=(start, stop), train_frames=train_frames, checkpoint=checkpoint,
@@ -180,7 +181,7 @@ def denoise_nwb(
             denoiser = model if isinstance(model, Denoiser) else load_denoiser(model)
         provenance = {
             "source_identifier": nwbfile.identifier, "source_series_path": info.path,
-            "source_url": resolved.provenance()["source_url"],
+            "source_url": str(Path(source).resolve()) if in_place else resolved.provenance()["source_url"],
         }
 
         def build(name: str, plane: ImagingPlane, link: TwoPhotonSeries | None) -> DenoisedTwoPhotonSeries:
@@ -190,9 +191,9 @@ def denoise_nwb(
                                    provenance, link)
 
         if in_place:
-            append_results(io, nwbfile, target, {info.name: lambda name: build(name, info.series.imaging_plane,
-                                                                                 info.series)},
-                           overwrite, MODULE, MODULE_DESCRIPTION)
+            add_to_module(nwbfile, [build(info.name, info.series.imaging_plane, info.series)], MODULE,
+                          MODULE_DESCRIPTION)
+            io.write(nwbfile)
         else:
             new = new_file_like(nwbfile)
             plane = copy_imaging_plane(info.series.imaging_plane, new)

@@ -3,20 +3,16 @@
 Results for one input series are one :class:`CascadeResults` container in the
 processing module ``cascade``, named after the series' path below ``processing``.
 
-In place, nothing is left half-written: the container is written under a staging
-name and renamed when complete; if anything fails on the way, everything the
-write added (the staging group, a new ``cascade`` module, newly cached
-namespaces, changed root attributes) is removed again.  A new file is written
-under a temporary name and renamed when complete.
+In place, the results are added to a working copy that replaces the file when
+complete (:mod:`nwb_cascade.nwb.inplace`).  A new file is written under a temporary
+name and renamed when complete.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import stat
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,11 +51,8 @@ PARTIAL_INFIX = ".partial-"  # temporary files of new outputs: .<stem>.partial-<
 MODULE_DESCRIPTION = "Spike inference with Cascade (nwb-cascade)"
 #: Target size of one compressed HDF5 chunk.
 CHUNK_BYTES = 4 << 20
+#: Suffix of the staging groups that versions before 0.2 wrote in place (removed when found).
 STAGING_SUFFIX = "__writing"
-
-
-class NWBWriteError(OSError):
-    """Results that cannot be written where asked, with what to do instead."""
 
 
 @dataclass
@@ -210,97 +203,30 @@ def _config_text(model: CascadeModel) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-# In place
+# In place (on a working copy, see nwb/inplace.py)
 
 
-def check_writable(path: Path) -> None:
-    """Refuse a read-only file before any work is done (also for root, who could write anyway)."""
-    mode = path.stat().st_mode
-    if not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
-        raise NWBWriteError(
-            f"{path} is read-only, so results cannot be added in place; write them to a new file instead "
-            "(--output OUT.nwb / output=...), or make the file writable if you mean to change it"
-        )
+def add_to_module(nwbfile: NWBFile, containers: list[Any], module_name: str, description: str) -> None:
+    """Add ``containers`` to the processing module ``module_name`` (created if absent)."""
+    module = nwbfile.processing.get(module_name)
+    if module is None:
+        module = nwbfile.create_processing_module(name=module_name, description=description)
+    for container in containers:
+        module.add(container)
 
 
-def append_results(io: NWBHDF5IO, nwbfile: NWBFile, path: Path, builds: dict[str, Callable[[str], Any]],
-                   overwrite: bool, module_name: str = MODULE, module_description: str = MODULE_DESCRIPTION) -> None:
-    """Add the containers ``build(staging_name)`` of ``builds`` (final name -> build) to ``path`` (open in
-    ``io``, mode "a"), atomically, in the processing module ``module_name`` (created if absent).
-
-    ``io`` is closed on return.  On any failure the file is restored to what it held before.
-    """
-    snapshot = _Snapshot.take(io._file, module_name)  # the h5py handle pynwb already holds
-    staging = {name: name + STAGING_SUFFIX for name in builds}
-    try:
-        module = nwbfile.processing.get(module_name)
-        if module is None:
-            module = nwbfile.create_processing_module(name=module_name, description=module_description)
-        for name, build in builds.items():
-            module.add(build(staging[name]))
-        io.write(nwbfile)
-    except BaseException:
-        _close_quietly(io)
-        snapshot.restore(path)
-        raise
-    io.close()
+def remove_groups(path: Path, module_name: str, names: list[str]) -> None:
+    """Delete results ``names`` (being replaced) from ``processing/module_name`` of the working copy ``path``,
+    and any staging group (``*__writing``) that versions before 0.2 left there when interrupted."""
     with h5py.File(path, "r+") as handle:
-        group = handle[f"processing/{module_name}"]
-        appeared = [name for name in builds if name in group]
-        if appeared and not overwrite:  # checked before the run; a concurrent writer may have added them since
-            for name in builds:
-                del group[staging[name]]
-            raise NWBWriteError(f"results {', '.join(appeared)} appeared in {path} while this run was writing")
-        for name in builds:
-            if name in group:
-                del group[name]
-            group.move(staging[name], name)
-
-
-def _close_quietly(io: NWBHDF5IO) -> None:
-    try:
-        io.close()
-    except Exception as error:  # the file may be in a bad state; the snapshot repairs it
-        log.debug("closing after a failed write: %s", error)
-
-
-@dataclass
-class _Snapshot:
-    """What an append can change: root attributes, cached namespaces, the processing module written to."""
-
-    attrs: dict[str, Any]
-    specs: dict[str, set[str]]
-    had_module: bool
-    module_keys: set[str]
-    module_name: str = MODULE
-
-    @classmethod
-    def take(cls, handle: h5py.File, module_name: str = MODULE) -> _Snapshot:
-        specs = {ns: set(group.keys()) for ns, group in handle.get("specifications", {}).items()}
         module = handle.get(f"processing/{module_name}")
-        return cls(dict(handle.attrs), specs, module is not None, set(module.keys()) if module is not None else set(),
-                   module_name)
-
-    def restore(self, path: Path) -> None:
-        with h5py.File(path, "r+") as handle:
-            module = handle.get(f"processing/{self.module_name}")
-            if module is not None:
-                if not self.had_module:
-                    del handle[f"processing/{self.module_name}"]
-                else:
-                    for key in set(module.keys()) - self.module_keys:
-                        del module[key]
-            for ns, group in list(handle.get("specifications", {}).items()):
-                if ns not in self.specs:
-                    del handle["specifications"][ns]
-                else:
-                    for version in set(group.keys()) - self.specs[ns]:
-                        del group[version]
-            for key in set(handle.attrs) - set(self.attrs):
-                del handle.attrs[key]
-            for key, value in self.attrs.items():
-                handle.attrs[key] = value
-        log.info("restored %s after a failed write", path)
+        if module is None:
+            return
+        for name in list(module):
+            if name in names or name.endswith(STAGING_SUFFIX):
+                if name.endswith(STAGING_SUFFIX):
+                    log.info("removing %s, left half-written by an interrupted run of an earlier version", name)
+                del module[name]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -15,33 +15,23 @@ followed, query stripped, except for embargoed assets, whose signed URL needs it
 public assets need no token, embargoed ones read the user's ``DANDI_API_KEY``.  The API
 is ``https://api.dandiarchive.org/api`` unless ``$NWB_CASCADE_DANDI_API_URL`` names another.
 
-Remote files are streamed, never downloaded whole: h5py reads through a file object
-(:class:`RemoteFile`) that fetches whole blocks (256 KiB) with fsspec's HTTP file system,
-each run of consecutive missing blocks in one ``Range`` request, and keeps them in a small
-in-memory LRU and on disk (``streams/`` in the package cache folder), so only the blocks
-HDF5 asks for travel and a second run reads them from disk.  Why not remfile, or fsspec's
-own ``blockcache`` file system: measured with ``benchmarks/streaming.py`` (100 ROIs × 30 min
-+ a raw movie: 22.4 MB needed out of 153 MB), ``nwb-cascade infer`` through this reader sent
-1.02× the needed bytes in 23 requests cold and nothing warm; remfile read 1.19× cold, and 3.7 MB
-again with a warm disk cache (it learns the size with a GET that it aborts, which still transfers
-megabytes); fsspec's ``blockcache`` read 1.09× cold and the same again on the next open, and a
-failed fetch left a damaged block in its cache.  Failed requests (dropped connections, server errors, timeouts) are retried
-with exponential backoff; after the last attempt a :class:`SourceError` says what failed.
+Remote HDF5 files are streamed, never downloaded whole, by :class:`~nwb_cascade.nwb.stream.RemoteFile`
+(block cache, timeouts, retries, the file's identity checked); NWB Zarr stores are read by hdmf-zarr.
+Why a reader of this package's and not remfile, or fsspec's own ``blockcache`` file system: measured with
+``benchmarks/streaming.py`` (100 ROIs × 30 min + a raw movie: 22.4 MB needed out of 153 MB), ``nwb-cascade
+infer`` through this reader sent 1.02× the needed bytes in 23 requests cold and nothing warm; remfile read
+1.19× cold, and 3.7 MB again with a warm disk cache (it learns the size with a GET that it aborts, which
+still transfers megabytes); fsspec's ``blockcache`` read 1.09× cold and the same again on the next open,
+and a failed fetch left a damaged block in its cache.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
-import hashlib
-import io
-import itertools
 import logging
 import os
 import re
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,12 +40,11 @@ from urllib.parse import unquote, urlparse
 
 import h5py
 
+from .stream import RemoteFile, SourceError, source_error_in
+
 log = logging.getLogger(__name__)
 
 DANDI_API_URL = "https://api.dandiarchive.org/api"
-BLOCK_SIZE = 1 << 18
-ATTEMPTS = 5
-BACKOFF = 0.5
 
 _DANDI_ID = r"(?P<dandiset>\d{6})"
 _VERSION = r"(?:draft|\d+\.\d+\.\d+)"
@@ -71,10 +60,6 @@ _DANDI_API = re.compile(
     rf"^(?P<api>https?://[^/]+(?:/[^?#]*?)?/api)/(?:dandisets/{_DANDI_ID}/versions/(?P<version>{_VERSION})/)?"
     r"assets/(?P<asset>[0-9a-fA-F-]{36})(?:/download)?/?$"
 )
-
-
-class SourceError(Exception):
-    """A source cannot be found, resolved or read; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -418,181 +403,9 @@ def _url_file_name(url: str) -> str:
     return Path(unquote(urlparse(url).path)).name or "remote.nwb"
 
 
-class RemoteFile(io.RawIOBase):
-    """A read-only, seekable file over HTTP(S) for h5py: whole blocks fetched with fsspec,
-    kept in a small in-memory LRU and, optionally, on disk; failed fetches retried with backoff.
-
-    A read fetches the blocks it touches that are not cached yet, each run of consecutive
-    missing blocks in one ``Range`` request; a block is cached only once all its bytes have
-    arrived, so a dropped connection never leaves a damaged cache behind.
-
-    Parameters
-    ----------
-    url
-        The file's URL (the server must honour ``Range``).
-    cache
-        Folder of the on-disk block cache (one sub-folder per URL); None keeps blocks in
-        memory only.
-    block_size
-        Bytes per block: the smallest request.
-    memory_blocks
-        Blocks kept in memory (memory stays below ``memory_blocks × block_size``).
-    attempts, backoff
-        Tries per request, and the first wait in seconds (doubled after each failure);
-        default ``$NWB_CASCADE_RETRIES`` (5) and ``$NWB_CASCADE_BACKOFF`` (0.5 s).
-    """
-
-    def __init__(self, url: str, *, cache: str | Path | None = None, block_size: int = BLOCK_SIZE,
-                 memory_blocks: int = 64, attempts: int | None = None, backoff: float | None = None) -> None:
-        import fsspec
-
-        super().__init__()
-        self.url = url
-        self.block_size = block_size
-        self.requests = 0
-        self.bytes_fetched = 0
-        self._memory: OrderedDict[int, bytes] = OrderedDict()
-        self._memory_blocks = max(2, memory_blocks)
-        self._attempts = max(1, attempts if attempts is not None else int(os.environ.get("NWB_CASCADE_RETRIES",
-                                                                                          ATTEMPTS)))
-        self._backoff = backoff if backoff is not None else float(os.environ.get("NWB_CASCADE_BACKOFF", BACKOFF))
-        self._position = 0
-        self._filesystem = fsspec.filesystem(urlparse(url).scheme, skip_instance_cache=True)
-        self.size = int(self._retrying(lambda: self._filesystem.size(url), "asking the size"))
-        self._folder = None
-        if cache is not None:
-            key = hashlib.sha256(f"{url}|{self.size}|{block_size}".encode()).hexdigest()[:32]
-            self._folder = Path(cache) / key
-            self._folder.mkdir(parents=True, exist_ok=True)
-
-    def _retrying(self, action: Any, what: str) -> Any:
-        for attempt in range(self._attempts):
-            try:
-                return action()
-            except Exception as error:
-                if _permanent(error):
-                    raise SourceError(_http_message(self.url, error)) from error
-                error = error.__cause__ if isinstance(error, FileNotFoundError) and error.__cause__ else error
-                if attempt == self._attempts - 1:
-                    raise SourceError(
-                        f"{what} of {self.url} failed {self._attempts} times ({type(error).__name__}: {error}); "
-                        "check the network connection and that the server is up, then run again"
-                    ) from error
-                delay = self._backoff * 2**attempt
-                log.warning("%s of %s failed (%s: %s); retrying in %.1f s", what, self.url, type(error).__name__,
-                            error, delay)
-                time.sleep(delay)
-        raise AssertionError("unreachable")
-
-    def _cached(self, index: int) -> bytes | None:
-        if index in self._memory:
-            self._memory.move_to_end(index)
-            return self._memory[index]
-        if self._folder is not None:
-            path = self._folder / str(index)
-            with contextlib.suppress(FileNotFoundError):
-                data = path.read_bytes()
-                self._remember(index, data)
-                return data
-        return None
-
-    def _remember(self, index: int, data: bytes) -> None:
-        self._memory[index] = data
-        self._memory.move_to_end(index)
-        while len(self._memory) > self._memory_blocks:
-            self._memory.popitem(last=False)
-
-    def _fetch(self, first: int, last: int) -> None:
-        """Fetch blocks ``first..last`` in one request and cache them."""
-        start = first * self.block_size
-        stop = min(self.size, (last + 1) * self.block_size)
-
-        def get() -> bytes:
-            self.requests += 1
-            data = self._filesystem.cat_file(self.url, start=start, end=stop)
-            if len(data) != stop - start:
-                raise OSError(f"short read: {len(data)} of {stop - start} bytes at offset {start}")
-            return data
-
-        data = self._retrying(get, f"reading bytes {start}-{stop - 1}")
-        self.bytes_fetched += len(data)
-        for index in range(first, last + 1):
-            block = data[(index - first) * self.block_size:(index - first + 1) * self.block_size]
-            self._remember(index, block)
-            if self._folder is not None:
-                partial = self._folder / f".{index}.{os.getpid()}.{threading.get_ident()}.part"  # writers may race
-                partial.write_bytes(block)
-                os.replace(partial, self._folder / str(index))
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
-        self._position = base + offset
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        wanted = min(len(buffer), max(0, self.size - self._position))
-        if wanted == 0:
-            return 0
-        first, last = self._position // self.block_size, (self._position + wanted - 1) // self.block_size
-        missing = [index for index in range(first, last + 1) if self._cached(index) is None]
-        for run_start, run_stop in _runs(missing):
-            self._fetch(run_start, run_stop)
-        view, filled = memoryview(buffer), 0
-        for index in range(first, last + 1):
-            block = self._memory.get(index)
-            if block is None:  # pushed out of memory by this very read
-                block = self._cached(index)
-                if block is None:
-                    self._fetch(index, index)
-                    block = self._memory[index]
-            offset = self._position + filled - index * self.block_size
-            piece = block[offset:offset + wanted - filled]
-            view[filled:filled + len(piece)] = piece
-            filled += len(piece)
-        self._position += wanted
-        return wanted
-
-
-def _runs(indices: list[int]) -> Iterator[tuple[int, int]]:
-    """Runs of consecutive integers as (first, last)."""
-    for _, group in itertools.groupby(enumerate(indices), key=lambda pair: pair[1] - pair[0]):
-        members = [index for _, index in group]
-        yield members[0], members[-1]
-
-
-def _permanent(error: Exception) -> bool:
-    """Whether retrying cannot help: the file is missing or access is refused."""
-    if isinstance(error, FileNotFoundError) and error.__cause__ is not None:
-        error = error.__cause__  # fsspec's size() reports any failure, a refused connection too, as a missing file
-    if isinstance(error, (FileNotFoundError, PermissionError, SourceError)):
-        return True
-    status = getattr(error, "status", None) or getattr(error, "code", None)
-    return isinstance(status, int) and 400 <= status < 500 and status not in (408, 429)
-
-
-def _http_message(url: str, error: Exception) -> str:
-    if isinstance(error, FileNotFoundError) and error.__cause__ is not None:
-        error = error.__cause__
-    status = getattr(error, "status", None) or getattr(error, "code", None)
-    if isinstance(error, FileNotFoundError) or status == 404:
-        return f"{url}: not found (HTTP 404); check the URL (a DANDI asset's content URL may have moved: resolve it again)"
-    if status in (401, 403) or isinstance(error, PermissionError):
-        return f"{url}: access refused (HTTP {status}); an embargoed DANDI asset needs DANDI_API_KEY"
-    return f"{url}: {type(error).__name__}: {error}"
-
-
 def stream_cache_dir() -> Path:
     """The on-disk block cache of streamed files: ``streams/`` in the package cache folder."""
-    from .cascade.zoo import cache_root
+    from ..cascade.zoo import cache_root
 
     return cache_root() / "streams"
 
@@ -616,14 +429,3 @@ def open_remote(source: Source, *, cache: bool = True) -> Iterator[h5py.File]:
                 handle.close()
     finally:
         remote.close()
-
-
-def source_error_in(error: BaseException) -> SourceError | None:
-    """The :class:`SourceError` behind an error that h5py raised while reading a remote file, if any."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, SourceError):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return None

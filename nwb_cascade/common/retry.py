@@ -1,0 +1,67 @@
+"""Retrying with exponential backoff: one helper for model and ground-truth downloads and for streaming.
+
+``attempts`` counts every try (the first included); the wait before try ``k`` (from 1) is
+``backoff * 2**(k - 1)`` seconds; ``deadline`` (seconds) bounds the whole, waits included: no
+new try starts once it would end past the deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def retrying(
+    action: Callable[[], T],
+    what: str,
+    *,
+    attempts: int,
+    backoff: float,
+    deadline: float | None = None,
+    permanent: Callable[[Exception], bool] = lambda error: False,
+    give_up: Callable[[Exception, int, float], Exception] | None = None,
+) -> T:
+    """Run ``action`` until it succeeds, at most ``attempts`` times, waiting longer after each failure.
+
+    Parameters
+    ----------
+    action
+        What to do; any exception it raises counts as a failed try.
+    what
+        For the log: what is being tried (``"reading bytes 0-1023 of URL"``).
+    attempts
+        Tries in all (at least 1).
+    backoff
+        Seconds before the second try; doubled before each further one.
+    deadline
+        Seconds the whole may take; None for no bound.
+    permanent
+        Failures that no retry can mend (a 404, a refused token): raised at once.
+    give_up
+        Builds the error raised after the last failure from (last error, tries made, seconds spent);
+        default: the last error itself.
+    """
+    start = time.monotonic()
+    attempts = max(1, int(attempts))
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except Exception as error:
+            if permanent(error):
+                raise
+            spent = time.monotonic() - start
+            wait = backoff * 2 ** (attempt - 1)
+            out_of_time = deadline is not None and spent + wait >= deadline
+            if attempt == attempts or out_of_time:
+                if give_up is None:
+                    raise
+                raise give_up(error, attempt, spent) from error
+            log.warning("%s failed (%s: %s); retrying in %.1f s", what, type(error).__name__, error, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")

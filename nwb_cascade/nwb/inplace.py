@@ -1,0 +1,302 @@
+"""Changing a local NWB file in place so that no fault can damage it or leave it half-changed.
+
+The file is never written to.  :func:`amended` makes a private copy beside it, the caller adds to
+the copy, and the copy replaces the file in one atomic rename:
+
+1. **Lock**: a lock file ``.<name>.nwb-cascade.lock`` beside the file, created exclusively
+   (``O_CREAT | O_EXCL``: atomic also on NFS and Lustre, where HDF5's own locking is usually off),
+   holding the host, process and start time.  A second writer is refused with who holds it; a lock
+   whose process is gone (same host) is stale and taken over.
+2. **Leftovers** of interrupted runs (copies ``.<name>.nwb-cascade-*.tmp`` that no live run owns)
+   are removed.
+3. **Free space**: the copy and what the caller will add must fit (checked before the copy and again,
+   by the caller, before writing results): HDF5 can crash on a full disk, and then only the copy is
+   lost.
+4. **Copy**: a reflink (an instant, space-sharing clone, on btrfs, XFS, bcachefs...) where the file
+   system offers one, else a byte copy.
+5. The caller amends the copy.
+6. The copy is flushed to disk, reopened read-only to check that it is a whole HDF5 file, given the
+   file's permissions (and owner, when run as root), and moved over the file with ``os.replace``
+   (atomic), unless the file changed meanwhile (another program wrote to it: then nothing is
+   replaced); then the folder is flushed.
+
+SIGINT and SIGTERM during these steps stop the run at once (or, if the interrupt arrives inside
+HDF5, at the next step) and leave the file as it was; after the rename they change nothing.  A kill
+(SIGKILL, power loss) at any moment leaves either the old file or the new one whole, and at most a
+copy and a lock that the next run removes.  What the rename costs: hard links to the file keep the
+old content (a warning says so), and programs that hold the file open keep reading the old version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import h5py
+
+from ..common.errors import Interrupted, NWBCascadeError
+from .open import open_hdf5
+
+log = logging.getLogger(__name__)
+
+LOCK_SUFFIX = ".nwb-cascade.lock"
+COPY_INFIX = ".nwb-cascade-"
+#: Free space kept beyond every estimate (HDF5 metadata, the file system's own needs).
+MARGIN_BYTES = 16 << 20
+FICLONE = 0x40049409  # the Linux ioctl that clones a file's extents (reflink)
+
+
+class NWBWriteError(NWBCascadeError, OSError):
+    """Results that cannot be written where asked, with what to do instead."""
+
+
+class LockedError(NWBWriteError):
+    """Another run is changing the file."""
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}{LOCK_SUFFIX}")
+
+
+def copies_of(path: Path) -> list[Path]:
+    """Private copies that runs amending ``path`` have made (live or left by interrupted runs)."""
+    return sorted(path.parent.glob(f".{path.name}{COPY_INFIX}*.tmp"))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_alive(record: dict) -> bool:
+    """Whether the process that wrote a lock or copy record still runs (unknown hosts count as alive)."""
+    if record.get("host") != socket.gethostname():
+        return True
+    return _process_alive(int(record.get("pid", -1)))
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock file while the body runs (see the module docstring)."""
+    lock = lock_path(path)
+    record = {"host": socket.gethostname(), "pid": os.getpid(),
+              "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    for _ in range(2):
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_record(lock)
+            if holder is not None and _owner_alive(holder):
+                raise LockedError(
+                    f"another nwb-cascade run (process {holder.get('pid')} on {holder.get('host')}, since "
+                    f"{holder.get('started')}) is changing {path}; run again when it has finished (if no such "
+                    f"run exists, delete {lock})"
+                ) from None
+            log.warning("removing the stale lock %s (%s)", lock, holder or "unreadable")
+            lock.unlink(missing_ok=True)
+            continue
+        except PermissionError as error:
+            raise NWBWriteError(f"cannot create {lock} beside {path} ({error}); results can only be added in place "
+                                "where the folder is writable: write them to a new file instead (--output)") from error
+        with os.fdopen(handle, "w") as stream:
+            json.dump(record, stream)
+        break
+    else:  # pragma: no cover - a race with another stale-lock remover
+        raise LockedError(f"{path} is being locked by another run at the same moment; run again")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _read_record(path: Path) -> dict | None:
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads(path.read_text())
+    return None
+
+
+def remove_leftovers(path: Path) -> list[Path]:
+    """Remove the copies that interrupted runs left beside ``path`` (call while holding its lock)."""
+    removed = []
+    for copy in copies_of(path):
+        log.info("removing %s, left by an interrupted run", copy)
+        copy.unlink(missing_ok=True)
+        removed.append(copy)
+    return removed
+
+
+def ensure_free_space(folder: Path, needed: int, what: str) -> None:
+    """Refuse to start a write that would not fit: ``needed`` bytes plus a margin must be free in ``folder``."""
+    free = shutil.disk_usage(folder).free
+    if free < needed + MARGIN_BYTES:
+        raise NWBWriteError(
+            f"not enough free space in {folder} for {what}: it needs about {(needed + MARGIN_BYTES) / 1e6:.0f} MB and "
+            f"{free / 1e6:.0f} MB are free; free some space or write elsewhere (--output)"
+        )
+
+
+def clone_or_copy(source: Path, target: Path) -> str:
+    """Copy ``source`` to ``target`` (a new file): a reflink where the file system offers one; how it was done."""
+    with open(source, "rb") as reading, open(target, "wb") as writing:
+        try:
+            fcntl.ioctl(writing.fileno(), FICLONE, reading.fileno())
+            return "reflink"
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.EBADF,
+                                   errno.ENOSYS, errno.EPERM):
+                raise
+        shutil.copyfileobj(reading, writing, 1 << 22)
+        return "copy"
+
+
+class _Signals:
+    """SIGINT and SIGTERM as :class:`Interrupted` in the main thread, remembered even where Python swallows the
+    exception (inside a destructor while HDF5 writes); :meth:`check` raises for one that was swallowed."""
+
+    def __init__(self, state: list[str]) -> None:
+        self.state = state
+        self.received: int | None = None
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self.previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, number: int, frame: object) -> None:
+        self.received = number
+        raise Interrupted(self.message())
+
+    def message(self) -> str:
+        name = signal.Signals(self.received).name if self.received else "a signal"
+        return f"interrupted by {name}: {self.state[0]}"
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise Interrupted(self.message())
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+def checkpoint(phase: str) -> None:
+    """Mark a phase of a write, for the fault tests: with ``$NWB_CASCADE_PHASES`` naming a file, the phase is
+    appended to it; with ``$NWB_CASCADE_PAUSE_AT`` naming this phase, the run waits there (up to 60 s) so
+    that a test can send it a signal at that very moment."""
+    record = os.environ.get("NWB_CASCADE_PHASES")
+    if record:
+        with open(record, "a") as stream:
+            stream.write(phase + "\n")
+    if os.environ.get("NWB_CASCADE_PAUSE_AT") == phase:
+        time.sleep(float(os.environ.get("NWB_CASCADE_PAUSE_SECONDS", "60")))
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    info = path.stat()
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+@contextlib.contextmanager
+def amended(path: str | Path) -> Iterator[Path]:
+    """Yield a private copy of the local file ``path`` to change; when the body returns, the copy replaces
+    the file atomically (see the module docstring).  On any error or signal the file is left as it was.
+
+    Raises
+    ------
+    LockedError
+        Another run is changing the file.
+    NWBWriteError
+        Too little free space, a read-only file or folder, or a file that changed meanwhile.
+    Interrupted
+        SIGINT or SIGTERM; the message says what state the file is in.
+    """
+    original = Path(path)
+    target = original.resolve()  # through a symlink: amend the file it points to
+    check_writable(target)
+    state = [f"{original} is unchanged"]
+    with _Signals(state) as signals, file_lock(target):
+        checkpoint("locked")
+        remove_leftovers(target)
+        ensure_free_space(target.parent, target.stat().st_size, f"a working copy of {original}")
+        copy = target.with_name(f".{target.name}{COPY_INFIX}{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open_hdf5(target, original, "r"):  # no writer may hold it while it is copied
+                before = _identity(target)
+                how = clone_or_copy(target, copy)
+            log.info("working on a copy of %s (%s)", original, how)
+            checkpoint("copied")
+            yield copy
+            signals.check()
+            checkpoint("written")
+            _sync_and_verify(copy)
+            mode = target.stat()
+            os.chmod(copy, stat.S_IMODE(mode.st_mode))
+            if os.geteuid() == 0:
+                with contextlib.suppress(OSError):
+                    os.chown(copy, mode.st_uid, mode.st_gid)
+            if _identity(target) != before:
+                raise NWBWriteError(f"{original} changed while this run worked on it (another program wrote to it); "
+                                    "it was left as that program made it: run again")
+            if mode.st_nlink > 1:
+                log.warning("%s has %d hard links: the other names keep the old content", original, mode.st_nlink)
+            signals.check()
+            checkpoint("before-rename")
+            os.replace(copy, target)
+            state[0] = f"{original} holds the added results"
+            _sync_folder(target.parent)
+            checkpoint("renamed")
+        finally:
+            copy.unlink(missing_ok=True)
+
+
+def _sync_and_verify(copy: Path) -> None:
+    with open(copy, "rb+") as handle:
+        os.fsync(handle.fileno())
+    try:
+        with h5py.File(copy, "r") as handle:
+            handle.attrs.get("nwb_version")
+    except OSError as error:
+        raise NWBWriteError(f"the amended copy does not read back ({error}); the original was not replaced") from error
+
+
+def _sync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a read-only file (also for root, who could write anyway) or folder before any work is done."""
+    mode = path.stat().st_mode
+    if not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        raise NWBWriteError(
+            f"{path} is read-only, so results cannot be added in place; write them to a new file instead "
+            "(--output OUT.nwb / output=...), or make the file writable if you mean to change it"
+        )
+    if not os.access(path.parent, os.W_OK):
+        raise NWBWriteError(f"{path.parent} is not writable, so {path.name} cannot be replaced by its amended copy; "
+                            "write the results to a new file instead (--output)")
