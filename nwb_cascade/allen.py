@@ -24,8 +24,8 @@ import logging
 import re
 from pathlib import Path
 
-from .run import RunSummary, infer
 from .nwb.sources import SourceError, default_output, list_assets, resolve
+from .run import RunSummary, infer
 
 log = logging.getLogger(__name__)
 

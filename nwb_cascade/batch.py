@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from .common.errors import NWBCascadeError
 from .manifest import DONE, FAILED, PENDING, SKIPPED, Manifest, ManifestError, ManifestRow
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ POLL_SECONDS = 0.25
 KEEP_MALLOC_DEFAULTS = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 
 
-class BatchError(ValueError):
+class BatchError(NWBCascadeError, ValueError):
     """A batch cannot start as asked (no sources, clashing outputs, unreachable scheduler...)."""
 
 
@@ -255,17 +256,41 @@ def _model_for_workers(model: str | Path | None) -> str | None:
 
 
 def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path) -> list[str]:
-    """Rows for new sessions; the sessions not done, or done but whose output has gone."""
+    """Rows for new sessions; the sessions not done, or done but whose output has gone.
+
+    A source with no row (or a pending one) whose output is already there, complete (a lost or
+    emptied manifest), is recorded as done, not run again.
+    """
     todo = []
-    for source in sessions:
+    for source, target in sessions.items():
         row = manifest.row(source)
         if row.status == SKIPPED or row.status == DONE and (out / row.output).is_file():
             continue
         if row.status == DONE:
             log.warning("%s: the manifest says done but %s is missing; running it again", source, out / row.output)
+        elif row.status == PENDING and _complete_output(target):
+            log.warning("%s: no manifest row says it is done, but %s is complete; recorded as done (delete it to run "
+                        "the session again)", source, target)
+            row.update({"status": DONE, "output": target.name, "finished": _now(),
+                        "error": "recovered: the output was complete, the manifest had no row for it"})
+            continue
         manifest.rows[source] = ManifestRow(source)  # forget the last attempt's results and error
         todo.append(source)
     return todo
+
+
+def _complete_output(path: Path) -> bool:
+    """Whether ``path`` is a whole results file: it opens, and every results container has its spike rates."""
+    if not path.is_file():
+        return False
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as handle:
+            module = handle.get("processing/cascade")
+            return module is not None and len(module) > 0 and all("spike_rates" in group for group in module.values())
+    except OSError:
+        return False
 
 
 def _skip_without_traces(manifest: Manifest, todo: list[str], reasons: dict[str, str]) -> list[str]:

@@ -9,10 +9,9 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .cascade import CascadeError, download_model, list_models
-from .nwb.read import NWBInputError
-from .nwb.inplace import NWBWriteError
-from .nwb.sources import SourceError, default_output
+from .cascade import download_model, list_models
+from .common.errors import Interrupted, NWBCascadeError
+from .nwb.sources import default_output
 
 
 def _threshold(value: str) -> int | bool:
@@ -44,7 +43,31 @@ def _dff_settings(no_compute_dff: bool, neuropil_coefficient: float, baseline_wi
             "dff_recipe": DffRecipe(neuropil_coefficient=neuropil_coefficient, window=baseline_window)}
 
 
-@click.group()
+class UserError(click.ClickException):
+    """An error of the package's (NWBCascadeError) on the command line: ``error: <message>``, exit status 2,
+    or 128 + the signal's number for an interrupted run."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class _Commands(click.Group):
+    """The command group; the one place where the package's errors become one-line messages."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Interrupted as error:
+            failure = UserError(str(error))
+            failure.exit_code = 128 + (error.signal_number or 2)
+            raise failure from error
+        except (NWBCascadeError, FileNotFoundError, FileExistsError) as error:
+            raise UserError(str(error)) from error
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="nwb-cascade")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def main(verbose: int) -> None:
@@ -292,14 +315,11 @@ def batch_command(sources: tuple[str, ...], out: str, glob: str | None, schedule
     Reruns into the same --out skip the sessions that are done and retry the others.
     The exit status is 1 when a session failed (see manifest.csv for why).
     """
-    from .batch import BatchError, batch
+    from .batch import batch
 
-    try:
-        summary = batch(sources, out, glob=glob, scheduler=scheduler, workers=workers, model=model, series=series,
-                        discrete_spikes=not no_discrete_spikes, threshold=_threshold(threshold), device=device,
-                        **_dff_settings(no_compute_dff, neuropil_coefficient, baseline_window))
-    except BatchError as error:
-        raise click.ClickException(str(error)) from error
+    summary = batch(sources, out, glob=glob, scheduler=scheduler, workers=workers, model=model, series=series,
+                    discrete_spikes=not no_discrete_spikes, threshold=_threshold(threshold), device=device,
+                    **_dff_settings(no_compute_dff, neuropil_coefficient, baseline_window))
     click.echo(summary.table())
     if summary.failed:
         sys.exit(1)
@@ -375,18 +395,14 @@ def denoise_command(file: str, series: str | None, frames: str | None, train_fra
                     patch: str | None, model: str | None, checkpoint: str | None, in_place: bool, output: str | None,
                     overwrite: bool, device: str | None) -> None:
     """Denoise a TwoPhotonSeries of FILE (DeepCAD-RT) and write the denoised movie as NWB."""
-    from .denoise import CheckpointError, MovieError
     from .nwb.denoised import denoise_nwb
 
     if in_place and output:
         raise click.UsageError("--in-place and --output exclude each other")
     target = None if in_place else output or default_output(file, "denoised")
-    try:
-        summary = denoise_nwb(file, output=target, in_place=in_place, series=series, frames=_frame_slice(frames),
-                              train_frames=train_frames, model=model, checkpoint=checkpoint, overwrite=overwrite,
-                              train_options=_train_options(steps, patch), device=device, progress=True)
-    except (MovieError, CheckpointError) as error:
-        raise click.ClickException(str(error)) from error
+    summary = denoise_nwb(file, output=target, in_place=in_place, series=series, frames=_frame_slice(frames),
+                          train_frames=train_frames, model=model, checkpoint=checkpoint, overwrite=overwrite,
+                          train_options=_train_options(steps, patch), device=device, progress=True)
     first, last = summary.frames
     trained = f", denoiser saved to {summary.checkpoint}" if summary.trained else f", denoiser {summary.checkpoint}"
     click.echo(f"{summary.output}: {summary.denoised} from {summary.series} (frames {first}:{last} of "
@@ -394,13 +410,11 @@ def denoise_command(file: str, series: str | None, frames: str | None, train_fra
 
 
 def run() -> None:
-    """Entry point that turns known errors into one-line messages (exit status 2)."""
+    """Entry point: the package's errors are one-line messages (exit status 2, or 128 + signal when interrupted)."""
     try:
         main(standalone_mode=False)
-    except (CascadeError, NWBInputError, NWBWriteError, SourceError, FileNotFoundError, FileExistsError) as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
         sys.exit(130)
     except click.ClickException as error:
         error.show()

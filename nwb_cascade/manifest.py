@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .common.errors import NWBCascadeError
+
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.csv"
@@ -33,7 +35,7 @@ STATUSES = (PENDING, DONE, FAILED, SKIPPED)
 FINISHED = (DONE, SKIPPED)
 
 
-class ManifestError(RuntimeError):
+class ManifestError(NWBCascadeError, RuntimeError):
     """The manifest cannot be read, or another batch holds it."""
 
 

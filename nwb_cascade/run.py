@@ -33,6 +33,8 @@ from .cascade import (
 )
 from .cascade import discrete_spikes as fit_spikes
 from .cascade.indicators import choose_model
+from .nwb.inplace import NWBWriteError, amended, ensure_free_space
+from .nwb.open import open_nwb
 from .nwb.read import (
     USE_INSTEAD,
     NWBInputError,
@@ -45,18 +47,17 @@ from .nwb.read import (
     recording_facts,
     session_ids,
 )
-from .nwb.inplace import NWBWriteError, amended, ensure_free_space
+from .nwb.sources import Source, SourceError, resolve
 from .nwb.write import (
     MODULE,
     MODULE_DESCRIPTION,
+    STAGING_SUFFIX,
     Inference,
     add_to_module,
     build_results,
     remove_groups,
     write_standalone,
 )
-from .nwb.open import open_nwb
-from .nwb.sources import Source, SourceError, resolve
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +300,7 @@ def annotate(
     start = time.perf_counter()
     with amended(source.path) as copy:
         working = Source(text=source.text, path=copy)
+        remove_groups(copy, MODULE, [])  # what interrupted runs of earlier versions left half-written
         with open_nwb(working, "r") as (_, nwbfile):
             planes = choose_inputs(nwbfile, series, compute_dff=compute_dff)
             names = [plane.series.name for plane in planes]
@@ -420,7 +422,12 @@ def inspect(path: str | Path) -> dict[str, Any]:
             })
         module = nwbfile.processing.get(MODULE)
         results = sorted(module.data_interfaces) if module is not None else []
-    return {"series": rows, "results": [f"processing/{MODULE}/{name}" for name in results], "problem": problem}
+    left = [name for name in results if name.endswith(STAGING_SUFFIX)]
+    if left:
+        log.warning("%s holds %s, left half-written by an interrupted run of an earlier version; the next in-place "
+                    "run removes it", path, ", ".join(left))
+    return {"series": rows, "results": [f"processing/{MODULE}/{name}" for name in results if name not in left],
+            "problem": problem}
 
 
 def matched_training_config(path: str | Path, ground_truth: str | Path, *, series: str | None = None) -> dict[str, Any]:

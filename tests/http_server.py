@@ -1,33 +1,42 @@
 """A real HTTP server on 127.0.0.1 for download and streaming tests.
 
-Serves files from a folder, honours ``Range`` (one range per request), logs
-every request with the bytes it sent, and can misbehave on purpose: drop the
-connection part-way through a response, or answer with a server error, a given
-number of times.
+Serves files from a folder, honours ``Range`` (one range per request), sends an
+``ETag`` and ``Last-Modified`` (from the file's modification time and size, as
+nginx does), logs every request with the bytes it sent, and can misbehave on
+purpose: drop the connection part-way through a response, answer with a server
+error, or stall (before answering, or after some bytes), a given number of times;
+ignore ``Range`` (``honour_ranges=False``, saying so with ``Accept-Ranges: none``
+unless ``advertise=False``, when it says nothing and just sends the whole file).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
 @dataclass
 class Fault:
-    """Misbehave on the next ``times`` GET requests: ``status`` (e.g. 500) or drop after ``drop_after`` bytes."""
+    """Misbehave on the next ``times`` GET requests: ``status`` (e.g. 500), drop after ``drop_after`` bytes,
+    or go silent for ``stall`` seconds (after ``drop_after`` bytes when given, else before answering)."""
 
     times: int = 1
     status: int | None = None
     drop_after: int | None = None
+    stall: float | None = None
 
 
 @dataclass
 class RangeServer:
     root: Path
     honour_ranges: bool = True
+    advertise: bool = True
     log: list[tuple[str, str, int, int]] = field(default_factory=list)  # (method, path, status, bytes sent)
     faults: list[Fault] = field(default_factory=list)
     # Extra answers before the files: each route gets (method, path with query, headers) and
@@ -64,6 +73,8 @@ class RangeServer:
                         server.log.append((self.command, self.path, status, 0 if head else len(body)))
                         return
                 fault = server._next_fault() if not head else None
+                if fault is not None and fault.stall is not None and fault.drop_after is None:
+                    time.sleep(fault.stall)
                 if fault is not None and fault.status is not None:
                     self.send_response(fault.status)
                     self.send_header("Content-Length", "0")
@@ -97,7 +108,11 @@ class RangeServer:
                     status = 206
                 self.send_response(status)
                 self.send_header("Content-Length", str(stop - start))
-                self.send_header("Accept-Ranges", "bytes" if server.honour_ranges else "none")
+                if server.honour_ranges or server.advertise:
+                    self.send_header("Accept-Ranges", "bytes" if server.honour_ranges else "none")
+                info = path.stat()
+                self.send_header("ETag", f'"{info.st_mtime_ns:x}-{info.st_size:x}"')
+                self.send_header("Last-Modified", formatdate(info.st_mtime, usegmt=True))
                 if status == 206:
                     self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
                 self.end_headers()
@@ -107,6 +122,7 @@ class RangeServer:
                 limit = stop - start
                 if fault is not None and fault.drop_after is not None:
                     limit = min(limit, fault.drop_after)
+                stall = fault.stall if fault is not None and fault.drop_after is not None else None
                 sent = 0
                 try:  # in pieces, counting what the socket took: a client may hang up early
                     with open(path, "rb") as handle:
@@ -121,9 +137,12 @@ class RangeServer:
                     return
                 finally:
                     server.log.append((self.command, self.path, status, sent))
-                if limit < stop - start:  # drop the connection mid-response
+                if limit < stop - start:  # go silent, then drop the connection mid-response
+                    if stall:
+                        time.sleep(stall)
                     self.close_connection = True
-                    self.connection.shutdown(2)
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(2)
 
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

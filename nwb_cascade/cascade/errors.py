@@ -1,7 +1,9 @@
 """Errors of the Cascade engine: each names what is wrong and how to fix it."""
 
+from ..common.errors import NWBCascadeError
 
-class CascadeError(ValueError):
+
+class CascadeError(NWBCascadeError, ValueError):
     """Base class of the engine's errors (a ``ValueError``: the input is at fault)."""
 
 

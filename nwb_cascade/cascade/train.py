@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..common.errors import NWBCascadeError
 from .errors import ModelError
 from .ground_truth import (
     added_noise_std,
@@ -204,7 +205,7 @@ def validate_training_config(config: dict[str, Any], where: str = "config") -> N
         )
 
 
-class CollapsedError(RuntimeError):
+class CollapsedError(NWBCascadeError, RuntimeError):
     """Training stopped learning: every output is the same (all ReLUs dead), or the loss diverged."""
 
 

@@ -11,5 +11,12 @@ class NWBCascadeError(Exception):
     """A problem with the input, a file, a model or the network, with what to do about it."""
 
 
-class Interrupted(NWBCascadeError):
-    """The run was stopped by a signal (Ctrl-C, SIGTERM); the message says in which state it left the file."""
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (Ctrl-C, SIGTERM); the message says in which state it left the file.
+
+    A ``KeyboardInterrupt``, not an ``Exception``: no ``except Exception`` on the way may swallow it.
+    """
+
+    def __init__(self, message: str, signal_number: int | None = None) -> None:
+        super().__init__(message)
+        self.signal_number = signal_number

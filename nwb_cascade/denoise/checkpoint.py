@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..common.errors import NWBCascadeError
 from .network import WIDTHS, UNet3D
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ FORMAT = "nwb-cascade-denoise"
 FORMAT_VERSION = 2  # 2: normalised by the mean image, not the mean
 
 
-class CheckpointError(ValueError):
+class CheckpointError(NWBCascadeError, ValueError):
     """A checkpoint that cannot be used as given, with what to do about it."""
 
 

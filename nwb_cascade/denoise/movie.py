@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..common.errors import NWBCascadeError
+
 log = logging.getLogger(__name__)
 
 #: Frames read at once when computing the mean image or loading training frames.
@@ -21,7 +23,7 @@ READ_BLOCK_BYTES = 64 << 20
 MEAN_FRAMES = 2000
 
 
-class MovieError(ValueError):
+class MovieError(NWBCascadeError, ValueError):
     """A movie the denoiser cannot use as given, with what to do about it."""
 
 

@@ -34,9 +34,9 @@ from ..denoise.checkpoint import Denoiser, load_denoiser
 from ..denoise.movie import as_movie, frame_range, to_dtype
 from ..denoise.train import train
 from .extension import DenoisedTwoPhotonSeries
-from .read import NWBInputError
 from .inplace import NWBWriteError, amended, ensure_free_space
 from .open import open_nwb
+from .read import NWBInputError
 from .sources import Source, default_output, resolve
 from .write import CHUNK_BYTES, add_to_module, copy_imaging_plane, new_file_like, remove_groups, write_new_file
 
@@ -158,6 +158,7 @@ def denoise_nwb(
     with contextlib.ExitStack() as stack:
         if in_place:  # on a working copy that replaces the file when complete (nwb/inplace.py)
             resolved = Source(text=resolved.text, path=stack.enter_context(amended(resolved.path)))
+            remove_groups(resolved.path, MODULE, [])  # what interrupted runs of earlier versions left half-written
             with open_nwb(resolved, "r") as (_, nwbfile):
                 info = choose_two_photon_series(nwbfile, series)
                 existing = nwbfile.processing.get(MODULE)

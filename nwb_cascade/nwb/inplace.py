@@ -77,7 +77,8 @@ def copies_of(path: Path) -> list[Path]:
     return sorted(path.parent.glob(f".{path.name}{COPY_INFIX}*.tmp"))
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this host runs under ``pid``."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -91,7 +92,7 @@ def _owner_alive(record: dict) -> bool:
     """Whether the process that wrote a lock or copy record still runs (unknown hosts count as alive)."""
     if record.get("host") != socket.gethostname():
         return True
-    return _process_alive(int(record.get("pid", -1)))
+    return process_alive(int(record.get("pid", -1)))
 
 
 @contextlib.contextmanager
@@ -117,8 +118,15 @@ def file_lock(path: Path) -> Iterator[None]:
         except PermissionError as error:
             raise NWBWriteError(f"cannot create {lock} beside {path} ({error}); results can only be added in place "
                                 "where the folder is writable: write them to a new file instead (--output)") from error
-        with os.fdopen(handle, "w") as stream:
-            json.dump(record, stream)
+        except OSError as error:
+            raise NWBWriteError(f"cannot create the lock {lock} ({error}); {path} was not changed") from error
+        try:
+            with os.fdopen(handle, "w") as stream:
+                json.dump(record, stream)
+        except OSError as error:
+            lock.unlink(missing_ok=True)
+            full = "not enough free space even for the lock file: " if error.errno == errno.ENOSPC else ""
+            raise NWBWriteError(f"cannot write the lock {lock} ({full}{error}); {path} was not changed") from error
         break
     else:  # pragma: no cover - a race with another stale-lock remover
         raise LockedError(f"{path} is being locked by another run at the same moment; run again")
@@ -185,7 +193,7 @@ class _Signals:
 
     def _handle(self, number: int, frame: object) -> None:
         self.received = number
-        raise Interrupted(self.message())
+        raise Interrupted(self.message(), number)
 
     def message(self) -> str:
         name = signal.Signals(self.received).name if self.received else "a signal"
@@ -193,7 +201,7 @@ class _Signals:
 
     def check(self) -> None:
         if self.received is not None:
-            raise Interrupted(self.message())
+            raise Interrupted(self.message(), self.received)
 
     def __exit__(self, *exc: object) -> None:
         for number, handler in self.previous.items():
@@ -243,7 +251,11 @@ def amended(path: str | Path) -> Iterator[Path]:
         try:
             with open_hdf5(target, original, "r"):  # no writer may hold it while it is copied
                 before = _identity(target)
-                how = clone_or_copy(target, copy)
+                try:
+                    how = clone_or_copy(target, copy)
+                except OSError as error:
+                    raise NWBWriteError(f"copying {original} to work on failed ({error}); it was not changed") \
+                        from error
             log.info("working on a copy of %s (%s)", original, how)
             checkpoint("copied")
             yield copy
@@ -262,8 +274,12 @@ def amended(path: str | Path) -> Iterator[Path]:
                 log.warning("%s has %d hard links: the other names keep the old content", original, mode.st_nlink)
             signals.check()
             checkpoint("before-rename")
-            os.replace(copy, target)
-            state[0] = f"{original} holds the added results"
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:  # the rename and what the state says of it, with no signal in between
+                os.replace(copy, target)
+                state[0] = f"{original} holds the added results (the run was complete)"
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             _sync_folder(target.parent)
             checkpoint("renamed")
         finally:

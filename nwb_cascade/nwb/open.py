@@ -48,8 +48,13 @@ def open_nwb(source: str | Path | Source, mode: str = "r") -> Iterator[tuple[NWB
                 cause = source_error_in(error)
                 if cause is not None:
                     raise cause from error
+                found = broken_roi_tables(handle)
+                if found:
+                    raise NWBInputError(f"{source.text}: pynwb cannot read this NWB file: " + "; ".join(found)
+                                        + ". A RoiResponseSeries needs its ROI table: repair the file (or have its "
+                                        "writer write it again)") from error
                 raise NWBInputError(
-                    f"{source.text}: pynwb cannot read this NWB file ({type(error).__name__}: {error})"
+                    f"{source.text}: pynwb cannot read this NWB file ({type(error).__name__}: {str(error)[:300]})"
                 ) from error
             yield io, nwbfile
         except OSError as error:
@@ -79,6 +84,30 @@ def _open_zarr(source: Source, mode: str) -> Iterator[tuple[Any, NWBFile]]:
     finally:
         with contextlib.suppress(Exception):
             io.close()
+
+
+def broken_roi_tables(handle: h5py.File) -> list[str]:
+    """What is wrong with the ROI tables of the file's RoiResponseSeries: a missing ``rois`` region, or one that
+    points at no table (the table deleted or the reference damaged)."""
+    problems: list[str] = []
+
+    def visit(name: str, group: object) -> None:
+        if not isinstance(group, h5py.Group) or group.attrs.get("neurodata_type") != "RoiResponseSeries":
+            return
+        rois = group.get("rois")
+        if rois is None:
+            problems.append(f"{name} has no rois region (no ROI table)")
+            return
+        reference = rois.attrs.get("table")
+        try:
+            target = handle[reference] if reference is not None else None
+        except (ValueError, KeyError, TypeError):
+            target = None
+        if target is None or target.name is None:  # no object, or one no longer linked into the file
+            problems.append(f"the rois region of {name} refers to a ROI table that is not in the file")
+
+    handle.visititems(visit)
+    return problems
 
 
 @contextlib.contextmanager

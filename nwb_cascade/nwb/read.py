@@ -38,6 +38,9 @@ import numpy as np
 from pynwb import NWBFile
 from pynwb.ophys import DfOverF, Fluorescence, RoiResponseSeries
 
+from ..cascade.errors import OrientationWarning
+from ..common.errors import NWBCascadeError
+
 log = logging.getLogger(__name__)
 
 #: Frames read at once when transposing frames × ROIs data into ROIs × frames.
@@ -74,7 +77,7 @@ _DESCRIPTION_MARKERS = (
 )
 
 
-class NWBInputError(ValueError):
+class NWBInputError(NWBCascadeError, ValueError):
     """An NWB file or series that cannot be used as given, with what to do about it."""
 
 
@@ -84,10 +87,6 @@ class NoTracesError(NWBInputError):
 
 class IrregularTimestampsWarning(UserWarning):
     """Frame intervals that vary more than a few percent."""
-
-
-class OrientationWarning(UserWarning):
-    """A series stored ROIs × frames, read transposed."""
 
 
 @dataclass
@@ -257,7 +256,12 @@ def _layout(info: SeriesInfo) -> tuple[str, bool]:
     if len(shape) != 2:
         return f"{len(shape)}-D data {shape}", False
     if n_rois == 0:
-        return "an empty ROI region", False
+        return "an empty ROI region (0 ROIs)", False
+    indices = np.asarray(rois.data[:])
+    rows = len(table)
+    if indices.size and (indices.min() < 0 or indices.max() >= rows):
+        return (f"its ROI region points outside its ROI table (index {int(indices.max())} of a table of {rows} rows): "
+                "the file is damaged"), False
     frames = _timestamp_count(series)
     if shape[1] == n_rois and (shape[0] != n_rois or frames in (None, shape[0])):
         return "", False
@@ -416,20 +420,41 @@ def session_ids(nwbfile: NWBFile) -> dict[str, str]:
 def frame_rate(series: RoiResponseSeries) -> float:
     """Frames per second: the series' ``rate``, or 1 / the median interval of its timestamps.
 
-    Warns (:class:`IrregularTimestampsWarning`) when intervals vary by more than 5%
-    of the median or some frames are missing.
+    Warns (:class:`IrregularTimestampsWarning`) when intervals vary by more than 5% of the median
+    or some frames are missing.
+
+    Raises
+    ------
+    NWBInputError
+        A rate that is not a positive number; timestamps that are not finite or do not increase
+        (frames out of order or shuffled: spike times would be out of order).
     """
     if series.rate is not None:
-        return float(series.rate)
+        rate = float(series.rate)
+        if not np.isfinite(rate) or rate <= 0:
+            raise NWBInputError(f"series {series.name!r} has rate {series.rate!r}, not a frame rate (a positive number "
+                                "of frames per second); the file's timing is damaged: fix the rate, or give timestamps")
+        return rate
     if series.timestamps is None:
         raise NWBInputError(f"series {series.name!r} has neither rate nor timestamps; the file is malformed")
     stamps = np.asarray(series.timestamps[:], dtype=float)
     if stamps.size < 2:
         raise NWBInputError(f"series {series.name!r} has {stamps.size} timestamp(s): too short to know its frame rate")
+    if not np.isfinite(stamps).all():
+        bad = np.flatnonzero(~np.isfinite(stamps))
+        raise NWBInputError(f"series {series.name!r}: {bad.size} timestamps are not finite (first at frame {bad[0]}); "
+                            "the file's timing is damaged: fix the timestamps")
     intervals = np.diff(stamps)
+    backwards = np.flatnonzero(intervals <= 0)
+    if backwards.size:
+        first = int(backwards[0])
+        raise NWBInputError(
+            f"series {series.name!r}: its timestamps do not increase ({backwards.size} of {intervals.size} intervals "
+            f"are zero or negative, the first between frames {first} and {first + 1}: {stamps[first]:.6g} s, then "
+            f"{stamps[first + 1]:.6g} s). Frames out of order or shuffled would give spike times out of order; fix the "
+            "timestamps (sort the frames, or give the series a rate)"
+        )
     median = float(np.median(intervals))
-    if not median > 0:
-        raise NWBInputError(f"series {series.name!r}: timestamps do not increase (median interval {median})")
     off = np.abs(intervals - median) > IRREGULAR_SPREAD * median
     if off.any():
         gaps = int(np.sum(intervals > 1.5 * median))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import socket
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -42,12 +44,13 @@ from .. import __version__
 from ..cascade import CascadeModel, spike_times
 from ..cascade.inference import threshold_mode
 from .extension import CascadeDiscreteSpikes, CascadeResults, CascadeSpikeRates
+from .inplace import ensure_free_space, process_alive
 from .read import DFF, SeriesInfo
 
 log = logging.getLogger(__name__)
 
 MODULE = "cascade"
-PARTIAL_INFIX = ".partial-"  # temporary files of new outputs: .<stem>.partial-<random>.nwb
+PARTIAL_INFIX = ".partial-"  # temporary files of new outputs: .<stem>.partial-<host>-<pid>-<random>.nwb
 MODULE_DESCRIPTION = "Spike inference with Cascade (nwb-cascade)"
 #: Target size of one compressed HDF5 chunk.
 CHUNK_BYTES = 4 << 20
@@ -247,7 +250,8 @@ def write_standalone(source: NWBFile, inferences: list[Inference], neuropils: li
         if neuropil is not None:
             copier.series(neuropil)
         module.add(build_results(inference, series, inference.info.name))
-    return write_new_file(target, output)
+    needed = sum(inference.rates.nbytes * (3 if inference.dff is not None else 2) for inference in inferences)
+    return write_new_file(target, output, needed)
 
 
 def new_file_like(source: NWBFile) -> NWBFile:
@@ -266,11 +270,20 @@ def new_file_like(source: NWBFile) -> NWBFile:
     return target
 
 
-def write_new_file(target: NWBFile, output: Path) -> Path:
-    """Write ``target`` to ``output`` under a temporary name, renamed when complete."""
+def write_new_file(target: NWBFile, output: Path, needed_bytes: int = 0) -> Path:
+    """Write ``target`` to ``output`` under a temporary name, renamed when complete.
+
+    Temporary files that killed runs left for the same output are removed first; ``needed_bytes``
+    (an estimate of the file's size) must be free, or nothing is written.
+    """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.stem}{PARTIAL_INFIX}{uuid4().hex[:8]}.nwb")
+    for stale in partial_files(output, stale_only=True):
+        log.info("removing %s, left by an interrupted run", stale)
+        stale.unlink(missing_ok=True)
+    ensure_free_space(output.parent, needed_bytes, str(output))
+    partial = output.with_name(f".{output.stem}{PARTIAL_INFIX}{socket.gethostname()}-{os.getpid()}-"
+                               f"{uuid4().hex[:8]}.nwb")
     try:
         with NWBHDF5IO(str(partial), "w") as io:
             io.write(target)
@@ -280,10 +293,19 @@ def write_new_file(target: NWBFile, output: Path) -> Path:
     return output
 
 
-def partial_files(output: Path) -> list[Path]:
-    """Temporary files that interrupted :func:`write_new_file` calls for ``output`` left behind."""
+def partial_files(output: Path, *, stale_only: bool = False) -> list[Path]:
+    """Temporary files of :func:`write_new_file` calls for ``output``: all, or only those whose process is gone
+    (``.<stem>.partial-<host>-<pid>-<random>.nwb``; a name without host and pid counts as gone)."""
     output = Path(output)
-    return sorted(output.parent.glob(f".{output.stem}{PARTIAL_INFIX}*.nwb"))
+    found = sorted(output.parent.glob(f".{output.stem}{PARTIAL_INFIX}*.nwb"))
+    if not stale_only:
+        return found
+    stale = []
+    for path in found:
+        match = re.match(rf"^\.{re.escape(output.stem)}{re.escape(PARTIAL_INFIX)}(.+)-(\d+)-[0-9a-f]{{8}}\.nwb$", path.name)
+        if match is None or match.group(1) != socket.gethostname() or not process_alive(int(match.group(2))):
+            stale.append(path)
+    return stale
 
 
 def _plain(value: Any) -> Any:
