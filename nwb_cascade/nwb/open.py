@@ -17,7 +17,7 @@ from pynwb import NWBHDF5IO, NWBFile
 
 from .read import NWBInputError
 from .sources import Source, open_remote, resolve
-from .stream import SourceError, source_error_in
+from .stream import Settings, SourceError, source_error_in
 
 
 @contextlib.contextmanager
@@ -73,8 +73,15 @@ def _open_zarr(source: Source, mode: str) -> Iterator[tuple[Any, NWBFile]]:
         raise NWBInputError(f"{source.text} is an NWB Zarr store: write the results to a new file (--output) instead "
                             "of into the store")
     location = str(source.path) if source.path is not None else source.url
+    options = None
+    if source.remote:  # fsspec's HTTP client, with this package's timeouts (nwb/stream.py)
+        import aiohttp
+
+        settings = Settings.from_environment()
+        options = {"client_kwargs": {"timeout": aiohttp.ClientTimeout(
+            total=settings.deadline, connect=settings.connect_timeout, sock_read=settings.read_timeout)}}
     try:
-        io = NWBZarrIO(location, mode="r")
+        io = NWBZarrIO(location, mode="r", storage_options=options)
         nwbfile = io.read()
     except Exception as error:
         raise NWBInputError(f"{source.text}: hdmf-zarr cannot read this NWB Zarr store ({type(error).__name__}: "
