@@ -76,7 +76,7 @@ def main() -> None:
     import fsspec
     import remfile
 
-    from nwb_cascade.run import infer
+    from nwb_cascade.spike_inference import infer
     from nwb_cascade.nwb.stream import RemoteFile
 
     with tempfile.TemporaryDirectory() as tmp:

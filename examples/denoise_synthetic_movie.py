@@ -18,7 +18,7 @@ from pynwb import NWBHDF5IO
 
 from nwb_cascade.denoise import synthetic_movie
 from nwb_cascade.denoise.quality import best_blur, psnr
-from nwb_cascade.nwb.denoised import denoise_nwb
+from nwb_cascade.denoising import denoise_nwb
 from nwb_cascade.nwb.example import write_example_file
 
 log = logging.getLogger("example")

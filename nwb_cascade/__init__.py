@@ -21,7 +21,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 from . import cascade
 from .batch import batch  # the function: the module stays reachable as sys.modules["nwb_cascade.batch"]
-from .run import annotate, infer, inspect
+from .spike_inference import annotate, infer, inspect
 
 
 def __getattr__(name: str):

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from .nwb.sources import SourceError, default_output, list_assets, resolve
-from .run import RunSummary, infer
+from .spike_inference import RunSummary, infer
 
 log = logging.getLogger(__name__)
 

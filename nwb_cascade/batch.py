@@ -1,7 +1,7 @@
 """Many sessions on Dask distributed: one task per session, a manifest, a progress bar.
 
 :func:`batch` expands its sources (files, folders, URLs, DANDI assets) into
-sessions, and runs :func:`nwb_cascade.run.infer` for each one as a Dask task, on a
+sessions, and runs :func:`nwb_cascade.infer` for each one as a Dask task, on a
 local cluster or on any running Dask scheduler.  Each task opens its file itself
 (HDF5 handles cannot travel between processes), so the client only ever sends
 strings and receives a small dict per session.  The manifest
@@ -12,6 +12,7 @@ what is done and retries what failed or never finished.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -26,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from .cascade.dff import DffRecipe
 from .common.errors import NWBCascadeError
 from .manifest import DONE, FAILED, PENDING, SKIPPED, Manifest, ManifestError, ManifestRow
+from .spike_inference import RunOptions
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -116,7 +119,7 @@ def batch(
     device: str | None = None,
     progress: bool = True,
     compute_dff: bool = True,
-    dff_recipe: Any = None,
+    dff_recipe: DffRecipe | None = None,
 ) -> BatchSummary:
     """Infer spikes for every session in ``sources`` on a Dask cluster; one output file per session in ``out``.
 
@@ -172,8 +175,8 @@ def batch(
     out = Path(out)
     without_traces: dict[str, str] = {}
     sessions = plan_outputs(expand(sources, glob, without_traces), out)
-    options = {"series": series, "model": _model_for_workers(model), "discrete_spikes": discrete_spikes,
-               "threshold": threshold, "device": device, "compute_dff": compute_dff, "dff_recipe": dff_recipe}
+    options = RunOptions(series, _model_for_workers(model), discrete_spikes, threshold, device, compute_dff,
+                         dff_recipe or DffRecipe())
     try:
         manifest = Manifest(out)
         with manifest.locked():
@@ -258,17 +261,18 @@ def _model_for_workers(model: str | Path | None) -> str | None:
 def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path) -> list[str]:
     """Rows for new sessions; the sessions not done, or done but whose output has gone.
 
-    A source with no row (or a pending one) whose output is already there, complete (a lost or
-    emptied manifest), is recorded as done, not run again.
+    A source with no row whose output is already there, complete (a lost or emptied manifest), is
+    recorded as done, not run again.
     """
     todo = []
     for source, target in sessions.items():
+        known = source in manifest.rows
         row = manifest.row(source)
         if row.status == SKIPPED or row.status == DONE and (out / row.output).is_file():
             continue
         if row.status == DONE:
             log.warning("%s: the manifest says done but %s is missing; running it again", source, out / row.output)
-        elif row.status == PENDING and _complete_output(target):
+        elif not known and _complete_output(target):
             log.warning("%s: no manifest row says it is done, but %s is complete; recorded as done (delete it to run "
                         "the session again)", source, target)
             row.update({"status": DONE, "output": target.name, "finished": _now(),
@@ -376,13 +380,13 @@ def gpu_workers(client: Client) -> int:
     return sum(1 for worker in found if worker.get("resources", {}).get(GPU, 0) > 0)
 
 
-def submit(client: Client, todo: Sequence[str], sessions: dict[str, Path], options: dict[str, Any]) -> dict[Future, str]:
+def submit(client: Client, todo: Sequence[str], sessions: dict[str, Path], options: RunOptions) -> dict[Future, str]:
     """One task per session; on GPU workers one task per GPU, run with ``device="cuda"``."""
     resources = None
     if gpu_workers(client):
         resources = {GPU: 1}
-        options = {**options, "device": options["device"] or "cuda"}
-        log.info("the cluster has GPU workers: one session per GPU, on %s", options["device"])
+        options = dataclasses.replace(options, device=options.device or "cuda")
+        log.info("the cluster has GPU workers: one session per GPU, on %s", options.device)
     run = uuid.uuid4().hex[:8]
     futures = {}
     for index, source in enumerate(todo):
@@ -454,7 +458,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def run_session(source: str, output: str, options: dict[str, Any]) -> dict[str, Any]:
+def run_session(source: str, output: str, options: RunOptions) -> dict[str, Any]:
     """The task: run one session on a worker and return its manifest fields (an error becomes a failed row).
 
     The output is written with ``overwrite=True``: the manifest, not the folder, says
@@ -462,16 +466,15 @@ def run_session(source: str, output: str, options: dict[str, Any]) -> dict[str, 
     """
     import torch
 
-    from .nwb import extension  # noqa: F401  (registers the ndx-cascade namespace in this worker process)
     from .nwb.read import NoTracesError
-    from .run import infer
+    from .spike_inference import infer_with
 
     # one CPU thread per task: Dask runs one task per worker thread, and workers are sized to the cores
     torch.set_num_threads(1)
     worker = _worker_address()
     start = time.perf_counter()
     try:
-        summary = infer(source, output, overwrite=True, progress=False, **options)
+        summary = infer_with(source, output, options, overwrite=True)
     except NoTracesError as error:  # a raw movie, a behaviour-only file: nothing to do, not a failure
         return {"status": SKIPPED, "error": str(error), "worker": worker, "seconds": time.perf_counter() - start,
                 "finished": _now()}
@@ -479,14 +482,8 @@ def run_session(source: str, output: str, options: dict[str, Any]) -> dict[str, 
         log.info("%s failed", source, exc_info=True)  # the traceback, for the worker's log
         return {"status": FAILED, "error": f"{type(error).__name__}: {error}", "worker": worker,
                 "seconds": time.perf_counter() - start, "finished": _now()}
-    return {
-        "status": DONE, "output": Path(output).name, "planes": len(summary.planes), "series": summary.series,
-        "rois": summary.n_rois, "frames": summary.n_frames,
-        "frame_rate": summary.frame_rate, "noise_median": summary.noise_median,
-        "noise_min": summary.noise_range[0], "noise_max": summary.noise_range[1], "model": summary.model,
-        "spikes": summary.n_spikes, "seconds": time.perf_counter() - start, "worker": worker,
-        "finished": _now(), "error": "",
-    }
+    return {**summary.record(), "status": DONE, "seconds": time.perf_counter() - start, "worker": worker,
+            "finished": _now(), "error": ""}
 
 
 def _worker_address() -> str:

@@ -80,7 +80,7 @@ def main(verbose: int) -> None:
 @click.argument("file")
 def inspect_command(file: str) -> None:
     """List every RoiResponseSeries of FILE (local, URL or DANDI asset): what each holds, and which a run uses (*)."""
-    from .run import inspect
+    from .spike_inference import inspect
 
     found = inspect(file)
     if not found["series"]:
@@ -129,7 +129,7 @@ def infer_command(file: str, series: str | None, model: str | None, in_place: bo
     FILE is a local NWB file, an http(s) URL or a DANDI asset (DANDI:000728/sub-.../file.nwb[@VERSION],
     or a DANDI web or API URL); remote files are streamed, and their results go to a new local file.
     """
-    from .run import annotate, infer
+    from .spike_inference import annotate, infer
 
     options = {"series": series, "model": model, "discrete_spikes": not no_discrete_spikes, "overwrite": overwrite,
                "threshold": _threshold(threshold), "device": device, "progress": True,
@@ -248,7 +248,7 @@ def train_command(config: str | None, ground_truth_dir: str | None, out: str | N
     from .cascade.ground_truth import default_ground_truth_dir
     from .cascade.model import read_config
     from .cascade.train import train
-    from .run import matched_training_config
+    from .spike_inference import matched_training_config
 
     root = Path(ground_truth_dir) if ground_truth_dir else default_ground_truth_dir()
     if (config is None) == (match is None):
@@ -395,7 +395,7 @@ def denoise_command(file: str, series: str | None, frames: str | None, train_fra
                     patch: str | None, model: str | None, checkpoint: str | None, in_place: bool, output: str | None,
                     overwrite: bool, device: str | None) -> None:
     """Denoise a TwoPhotonSeries of FILE (DeepCAD-RT) and write the denoised movie as NWB."""
-    from .nwb.denoised import denoise_nwb
+    from .denoising import denoise_nwb
 
     if in_place and output:
         raise click.UsageError("--in-place and --output exclude each other")

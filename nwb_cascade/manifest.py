@@ -31,8 +31,6 @@ DONE = "done"
 FAILED = "failed"
 SKIPPED = "skipped"  # no calcium traces in the file: nothing to do, not an error
 STATUSES = (PENDING, DONE, FAILED, SKIPPED)
-#: Statuses a rerun leaves alone.
-FINISHED = (DONE, SKIPPED)
 
 
 class ManifestError(NWBCascadeError, RuntimeError):
@@ -76,6 +74,9 @@ class ManifestRow:
 
 
 FIELDS = tuple(field.name for field in dataclasses.fields(ManifestRow))
+#: The columns that describe a finished run: the names of :class:`nwb_cascade.spike_inference.RunSummary`'s record.
+RESULT_FIELDS = ("output", "planes", "series", "rois", "frames", "frame_rate", "noise_median", "noise_min",
+                 "noise_max", "model", "spikes", "seconds")
 _TYPES = {field.name: field.type for field in dataclasses.fields(ManifestRow)}
 
 

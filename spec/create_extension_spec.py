@@ -12,6 +12,31 @@ NAME = "ndx-cascade"
 VERSION = "0.2.0"
 
 
+def provenance(what: str, when: str) -> list[NWBAttributeSpec]:
+    """The provenance attributes every output type of the extension carries: which package version made it, from
+    which file and series, read from where (path or URL, DANDI ids), of which session, and when."""
+    return [
+        NWBAttributeSpec(name="package_version", doc=f"Version of nwb-cascade that {what}.", dtype="text"),
+        NWBAttributeSpec(name="source_identifier", doc="identifier of the NWB file that held the source series.",
+                         dtype="text"),
+        NWBAttributeSpec(name="source_series_path", doc="Path of the source series in that file.", dtype="text"),
+        NWBAttributeSpec(name="source_url", doc="Where the source file was read from (path or URL).", dtype="text",
+                         required=False),
+        NWBAttributeSpec(name="dandiset_id", doc="DANDI dandiset of a remote source.", dtype="text", required=False),
+        NWBAttributeSpec(name="dandiset_version", doc="Version of that dandiset.", dtype="text", required=False),
+        NWBAttributeSpec(name="asset_id", doc="DANDI asset id of a remote source.", dtype="text", required=False),
+        NWBAttributeSpec(
+            name="source_ids",
+            doc="Identifiers of the source session in its archive, as a JSON object (its session_id, and e.g. the "
+            "Allen Brain Observatory's ophys_experiment_id, ophys_session_id, ophys_container_id); per-ROI ids "
+            "such as cell_specimen_id stay in the ROI table.",
+            dtype="text",
+            required=False,
+        ),
+        NWBAttributeSpec(name="run_time", doc=f"{when} (ISO 8601, UTC).", dtype="text"),
+    ]
+
+
 def main() -> None:
     builder = NWBNamespaceBuilder(
         name=NAME,
@@ -115,7 +140,6 @@ def main() -> None:
                            doc="The dF/F series the spikes were inferred from: the source's dF/F series, or the "
                            "dF/F in dff when it was computed from fluorescence.")],
         attributes=[
-            NWBAttributeSpec(name="package_version", doc="Version of nwb-cascade that ran the inference.", dtype="text"),
             NWBAttributeSpec(name="model_name", doc="Name of the Cascade model.", dtype="text"),
             NWBAttributeSpec(name="model_checksum", doc="SHA-256 over the model's weights.", dtype="text"),
             NWBAttributeSpec(name="model_config", doc="The model's full config.yaml.", dtype="text"),
@@ -123,20 +147,6 @@ def main() -> None:
                 name="model_reason",
                 doc="Why this model was used: given by the user, or chosen for the recording's indicator (imaging "
                 "plane, genotype) and frame rate.",
-                dtype="text",
-                required=False,
-            ),
-            NWBAttributeSpec(name="source_identifier", doc="identifier of the NWB file that held the source series.", dtype="text"),
-            NWBAttributeSpec(name="source_series_path", doc="Path of the source series in that file.", dtype="text"),
-            NWBAttributeSpec(name="source_url", doc="Where the source file was read from (path or URL).", dtype="text", required=False),
-            NWBAttributeSpec(name="dandiset_id", doc="DANDI dandiset of a remote source.", dtype="text", required=False),
-            NWBAttributeSpec(name="dandiset_version", doc="Version of that dandiset.", dtype="text", required=False),
-            NWBAttributeSpec(name="asset_id", doc="DANDI asset id of a remote source.", dtype="text", required=False),
-            NWBAttributeSpec(
-                name="source_ids",
-                doc="Identifiers of the source session in its archive, as a JSON object (e.g. the Allen Brain "
-                "Observatory's ophys_experiment_id, ophys_session_id, ophys_container_id); per-ROI ids such as "
-                "cell_specimen_id stay in the ROI table.",
                 dtype="text",
                 required=False,
             ),
@@ -148,7 +158,7 @@ def main() -> None:
                 dtype="text",
                 required=False,
             ),
-            NWBAttributeSpec(name="run_time", doc="When the inference ran (ISO 8601, UTC).", dtype="text"),
+            *provenance("ran the inference", "When the inference ran"),
         ],
     )
 
@@ -164,14 +174,10 @@ def main() -> None:
                            doc="The raw series, when it is in the same file.")],
         attributes=[
             NWBAttributeSpec(name="method", doc="Denoising method and network.", dtype="text"),
-            NWBAttributeSpec(name="package_version", doc="Version of nwb-cascade that denoised the movie.", dtype="text"),
             NWBAttributeSpec(name="model_checksum", doc="SHA-256 over the network's weights.", dtype="text"),
             NWBAttributeSpec(name="model_settings", doc="The denoiser's training settings (JSON).", dtype="text"),
-            NWBAttributeSpec(name="source_identifier", doc="identifier of the NWB file that held the raw series.", dtype="text"),
-            NWBAttributeSpec(name="source_series_path", doc="Path of the raw series in that file.", dtype="text"),
-            NWBAttributeSpec(name="source_url", doc="Where the raw file was read from (path or URL).", dtype="text", required=False),
             NWBAttributeSpec(name="first_frame", doc="Index of the raw series' frame that is frame 0 here.", dtype="int64"),
-            NWBAttributeSpec(name="run_time", doc="When the denoising ran (ISO 8601, UTC).", dtype="text"),
+            *provenance("denoised the movie", "When the denoising ran"),
         ],
     )
 

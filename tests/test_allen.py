@@ -13,7 +13,7 @@ from nwb_cascade.allen import process_session
 from nwb_cascade.cascade.indicators import BUNDLED as MODELS
 from nwb_cascade.cascade.indicators import parse_indicator as indicator_from_genotype
 from nwb_cascade.cli import main
-from nwb_cascade.run import infer
+from nwb_cascade.spike_inference import infer
 
 from .conftest import ALLEN_DIR, need
 from .dandi_api import ASSET_PATH, DANDISET, VERSION, DandiArchive
@@ -58,7 +58,7 @@ def test_allen_session_over_http(sessions, tmp_path, layout, series, indicator):
     with RangeServer(sessions["root"]) as server:
         summary = process_session(f"{server.url}/{layout}.nwb", tmp_path / "out.nwb", discrete_spikes=False)
     assert summary.series == series and summary.model == MODELS[indicator]
-    assert summary.n_rois == 74 and abs(summary.frame_rate - 30.0) < 1e-6  # from the timestamps
+    assert summary.rois == 74 and abs(summary.frame_rate - 30.0) < 1e-6  # from the timestamps
     with h5py.File(tmp_path / "out.nwb", "r") as handle:
         (results,) = handle["processing/cascade"].values()
         assert json.loads(results.attrs["source_ids"]) == {"session_id": "552195520"}

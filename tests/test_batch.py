@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from nwb_cascade.batch import BatchError, BatchSummary, batch
 from nwb_cascade.cli import main
 from nwb_cascade.manifest import DONE, FAILED, PENDING, read_manifest
-from nwb_cascade.run import infer
+from nwb_cascade.spike_inference import infer
 
 from .conftest import MODEL_DIR, assert_rates_close, need
 from .http_server import RangeServer

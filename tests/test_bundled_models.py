@@ -6,7 +6,7 @@ import pytest
 from nwb_cascade.cascade import load_model, predict
 from nwb_cascade.cascade.zoo import bundled_models, default_model_name
 from nwb_cascade.nwb.example import synthetic_traces, write_example_file
-from nwb_cascade.run import infer
+from nwb_cascade.spike_inference import infer
 
 BUNDLED = {"Default_EXC_30Hz_smoothing50ms": 30.0, "Default_EXC_7.5Hz_smoothing200ms": 7.5}
 
@@ -26,7 +26,7 @@ def test_offline_run_with_the_default_model(tmp_path, monkeypatch):
     path = write_example_file(tmp_path / "synthetic.nwb", traces, 30.0, indicator="unknown", genotype="wild type")
     summary = infer(path, tmp_path / "out.nwb")
     assert summary.model == "Default_EXC_30Hz_smoothing50ms"
-    assert summary.planes[0].model_reason == "indicator 'unknown' not recognised: the general model for 30 Hz"
+    assert summary.per_plane[0].model_reason == "indicator 'unknown' not recognised: the general model for 30 Hz"
     rates = predict(traces, load_model(summary.model), frame_rate=30.0)
     valid = np.isfinite(rates)
     # the inferred spike count is in the range of the simulated one

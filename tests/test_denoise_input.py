@@ -17,7 +17,7 @@ from nwb_cascade.denoise import CheckpointError, MovieError, apply, load_denoise
 from nwb_cascade.denoise.movie import MEAN_FRAMES, mean_image, mean_image_frames, to_dtype
 from nwb_cascade.denoise.network import UNet3D, parameter_count
 from nwb_cascade.denoise.tiles import spans
-from nwb_cascade.nwb.denoised import denoise_nwb
+from nwb_cascade.denoising import denoise_nwb
 
 from .denoise_files import write_movie_file
 

@@ -25,7 +25,7 @@ import pytest
 
 from nwb_cascade.nwb.inplace import copies_of, lock_path
 from nwb_cascade.nwb.sources import SourceError
-from nwb_cascade.run import infer
+from nwb_cascade.spike_inference import infer
 
 from .conftest import MODEL_DIR, h5_snapshot, need
 from .http_server import Fault, RangeServer
@@ -204,7 +204,7 @@ def test_a_file_changed_by_another_program_meanwhile_is_not_replaced(session, tm
 
 def test_staging_groups_of_earlier_versions_are_removed_by_the_next_run(session):
     """Versions before 0.2 wrote in place under ``<name>__writing`` and renamed; a kill at the rename left it."""
-    from nwb_cascade.run import annotate, inspect
+    from nwb_cascade.spike_inference import annotate, inspect
 
     annotate(session, model=need(MODEL_DIR), discrete_spikes=False)
     with h5py.File(session, "a") as handle:

@@ -12,7 +12,7 @@ from pynwb import NWBHDF5IO
 from nwb_cascade.nwb.example import example_nwbfile, write_example_file
 from nwb_cascade.nwb.read import IrregularTimestampsWarning, NWBInputError
 from nwb_cascade.nwb.inplace import NWBWriteError
-from nwb_cascade.run import annotate, infer
+from nwb_cascade.spike_inference import annotate, infer
 
 from .conftest import h5_snapshot
 

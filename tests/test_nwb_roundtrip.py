@@ -10,7 +10,7 @@ from pynwb import NWBHDF5IO
 
 from nwb_cascade.cascade import discrete_spikes, predict, spike_times
 from nwb_cascade.nwb.read import choose_series, frame_rate
-from nwb_cascade.run import annotate, infer, inspect
+from nwb_cascade.spike_inference import annotate, infer, inspect
 
 from .conftest import h5_snapshot
 
@@ -48,7 +48,7 @@ def test_in_place_round_trip(nwb_copy, model, allen_traces):
         stamps = source.timestamps[:]
         for roi in (0, 12, 73):
             np.testing.assert_array_equal(table["spike_times"][roi], spike_times(frames[roi], timestamps=stamps))
-        assert int(table["spike_count"].data[:].sum()) == summary.n_spikes == sum(map(len, frames))
+        assert int(table["spike_count"].data[:].sum()) == summary.spikes == sum(map(len, frames))
         assert results.source is source
         assert results.model_name == model.name and results.model_checksum == model.checksum()
         assert results.source_identifier == nwbfile.identifier and results.source_series_path == EXPECTED_PATHS["visual_coding"]

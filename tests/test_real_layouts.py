@@ -19,7 +19,7 @@ from pynwb import NWBHDF5IO
 
 from nwb_cascade.cascade import NoiseLevelError, load_model, predict
 from nwb_cascade.nwb.read import NoTracesError, NWBInputError
-from nwb_cascade.run import infer, inspect
+from nwb_cascade.spike_inference import infer, inspect
 
 from .conftest import ALLEN_DIR, h5_snapshot, need
 from .writers import allen, caiman, neuroconv
@@ -167,18 +167,18 @@ def test_infer_with_no_options_picks_every_plane_and_the_right_input(files, name
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         summary = infer(path, tmp_path / "out.nwb", discrete_spikes=False)
-    assert [plane.series for plane in summary.planes] == list(layout.series)
-    assert all(plane.dff_computed == (layout.dff == "computed") for plane in summary.planes)
-    assert {plane.model for plane in summary.planes} == {layout.model}
-    assert all(plane.model_reason.startswith(layout.reason) for plane in summary.planes), summary.planes
+    assert [plane.series for plane in summary.per_plane] == list(layout.series)
+    assert all(plane.dff_computed == (layout.dff == "computed") for plane in summary.per_plane)
+    assert {plane.model for plane in summary.per_plane} == {layout.model}
+    assert all(plane.model_reason.startswith(layout.reason) for plane in summary.per_plane), summary.planes
     if before is not None:
         assert h5_snapshot(path) == before  # the source is never changed
     with NWBHDF5IO(str(tmp_path / "out.nwb"), "r") as io:
         results = io.read().processing["cascade"]
         assert len(results.data_interfaces) == len(layout.series)
-        for plane, neuropil in zip(summary.planes, layout.neuropil or [None] * len(summary.planes)):
+        for plane, neuropil in zip(summary.per_plane, layout.neuropil or [None] * summary.planes):
             container = results[plane.container.rsplit("/", 1)[1]]
-            assert container.spike_rates.data.shape == (plane.n_frames, plane.n_rois)
+            assert container.spike_rates.data.shape == (plane.frames, plane.rois)
             if layout.dff == "computed":
                 recipe = container.dff_recipe
                 assert f'"neuropil_series": "{neuropil}"' in recipe and '"neuropil_coefficient": 0.7' in recipe
@@ -196,11 +196,11 @@ def test_dff_computed_from_fluorescence_gives_the_spikes_of_the_true_dff(files, 
         warnings.simplefilter("ignore")
         summary = infer(path, tmp_path / "out.nwb", discrete_spikes=False, model=GENERAL)
     model = load_model(GENERAL)
-    truth = {0: dff[:7], 1: dff[7:, :-200]} if len(summary.planes) == 2 else {0: dff}
+    truth = {0: dff[:7], 1: dff[7:, :-200]} if summary.planes == 2 else {0: dff}
     correlations = []
     with NWBHDF5IO(str(tmp_path / "out.nwb"), "r") as io:
         results = io.read().processing["cascade"]
-        for index, plane in enumerate(summary.planes):
+        for index, plane in enumerate(summary.per_plane):
             rates = results[plane.container.rsplit("/", 1)[1]].spike_rates.data[:].T
             expected = predict(truth[index], model, frame_rate=30.0) * 30.0
             frames = expected.shape[1]
@@ -245,7 +245,7 @@ def test_named_series_that_must_not_be_used_are_refused(files, name, series, mes
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             summary = infer(files[name], tmp_path / "out.nwb", series=series, discrete_spikes=False)
-        assert len(summary.planes) == 2
+        assert summary.planes == 2
         return
     with pytest.raises(NWBInputError, match=message):
         infer(files[name], tmp_path / "out.nwb", series=series)

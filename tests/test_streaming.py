@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from nwb_cascade.run import infer
+from nwb_cascade.spike_inference import infer
 from nwb_cascade.nwb.sources import SourceError, default_output, expand_sources, list_assets, output_name, resolve
 
 from .conftest import ALLEN_DIR, need
@@ -68,7 +68,7 @@ def test_streamed_results_equal_local_and_read_few_bytes(served, layout, tmp_pat
         warm = list(server.log)
     expected, got = _results(tmp_path / "local.nwb"), _results(tmp_path / "remote.nwb")
     assert expected.keys() == got.keys() and all(np.array_equal(expected[k], got[k], equal_nan=True) for k in expected)
-    assert remote.n_rois == local.n_rois == 74
+    assert remote.rois == local.rois == 74
     sent = sum(entry[3] for entry in cold)
     # ΔF/F plus metadata (everything but the raw movie), with room for block granularity
     assert sent < 1.5 * entry["needed"], (sent, entry)
@@ -166,7 +166,7 @@ def test_lasting_faults_end_in_a_clear_error_and_no_output(served, tmp_path, qui
 
 
 def test_remote_sources_are_read_only(served):
-    from nwb_cascade.run import annotate
+    from nwb_cascade.spike_inference import annotate
 
     with RangeServer(served["root"]) as server, pytest.raises(SourceError, match="remote and read-only"):
         annotate(f"{server.url}/visual_coding.nwb")

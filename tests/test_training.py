@@ -130,7 +130,7 @@ def test_ground_truth_download_from_a_local_server(tmp_path):
 
 
 def test_config_matched_to_an_nwb_series(allen_nwb):
-    from nwb_cascade.run import matched_training_config
+    from nwb_cascade.spike_inference import matched_training_config
 
     config = matched_training_config(allen_nwb["visual_coding"], need(GROUND_TRUTH))
     assert config["sampling_rate"] == pytest.approx(30.0) and config["smoothing"] == 0.05

@@ -12,13 +12,13 @@ import hashlib
 import http.client
 import logging
 import os
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..common.retry import retrying
 from .errors import DownloadError
 
 log = logging.getLogger(__name__)
@@ -79,27 +79,24 @@ def fetch(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    last_error: Exception | None = None
-    for attempt in range(retries + 1):
-        if attempt:
-            wait = backoff * 2 ** (attempt - 1)
-            log.warning("download of %s broke off (%s); retrying in %.1f s", url, last_error, wait)
-            time.sleep(wait)
-        try:
-            _transfer(url, part, timeout=timeout, progress=progress)
-            break
-        except urllib.error.HTTPError as error:
-            last_error = error
-            if error.code in (401, 403, 404, 410):
-                raise DownloadError(f"{url}: the server answered {error.code} {error.reason}; the link is wrong or gone") from error
-        except (TimeoutError, urllib.error.URLError, http.client.HTTPException, ConnectionError, OSError) as error:
-            last_error = error
-    else:
-        raise DownloadError(
-            f"could not download {url} after {retries + 1} attempts ({last_error}). Check the network "
-            "connection; offline, fetch the file on another machine and pass its local path instead. "
+
+    def permanent(error: Exception) -> bool:
+        return isinstance(error, urllib.error.HTTPError) and error.code in (401, 403, 404, 410)
+
+    def give_up(error: Exception, tries: int, seconds: float) -> DownloadError:
+        if permanent(error):
+            return DownloadError(f"{url}: the server answered {error.code} {error.reason}; the link is wrong or gone")
+        return DownloadError(
+            f"could not download {url} after {tries} attempts ({error}). Check the network connection; offline, "
+            "fetch the file on another machine and pass its local path instead. "
             f"The partial file {part} is kept and the next attempt resumes it."
-        ) from last_error
+        )
+
+    try:
+        retrying(lambda: _transfer(url, part, timeout=timeout, progress=progress), f"download of {url}",
+                 attempts=retries + 1, backoff=backoff, permanent=permanent, give_up=give_up)
+    except urllib.error.HTTPError as error:  # permanent: raised at once
+        raise give_up(error, 1, 0.0) from error
 
     actual_size = part.stat().st_size
     if size is not None and actual_size != size:

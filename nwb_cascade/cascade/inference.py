@@ -30,6 +30,7 @@ import torch
 from scipy.ndimage import binary_dilation, gaussian_filter1d
 from tqdm.auto import tqdm
 
+from ..common.device import resolve_device
 from .errors import FrameRateError, InputError, NoiseLevelError, NoiseLevelWarning, OrientationWarning
 from .model import CascadeModel
 from .noise import noise_levels as measure_noise_levels
@@ -268,16 +269,6 @@ def single_spike_height(sigma_frames: float) -> float:
     impulse = np.zeros(1001)
     impulse[500] = 1.0
     return float(gaussian_filter1d(impulse, sigma_frames).max()) if sigma_frames > 0 else 1.0
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """The torch device to run on: the one asked for, else CUDA when present, else CPU."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU; use device='cpu'")
-    return device
 
 
 def _tasks(rois: np.ndarray, n_frames: int, windowsize: int, batch_frames: int) -> Iterator[tuple[np.ndarray, int, int]]:

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..common.device import resolve_device
 from ..common.errors import NWBCascadeError
 from .errors import ModelError
 from .ground_truth import (
@@ -46,7 +47,6 @@ from .ground_truth import (
     shot_noise_profile,
     smooth_spikes,
 )
-from .inference import resolve_device
 from .model import REQUIRED_KEYS, CascadeModel, load_model_folder, read_config, weight_file_name, write_config
 from .network import CascadeNet
 from .noise import noise_levels

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..cascade.inference import resolve_device
+from ..common.device import resolve_device
 from .checkpoint import Denoiser, load_denoiser
 from .movie import (
     MovieError,

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..cascade.inference import resolve_device
+from ..common.device import resolve_device
 from .checkpoint import Denoiser, Settings
 from .movie import MovieError, as_movie, block_frames, frame_range, mean_image, read_block
 from .network import WIDTHS, UNet3D

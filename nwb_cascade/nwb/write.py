@@ -116,6 +116,7 @@ def build_results(inference: Inference, series: RoiResponseSeries, name: str) ->
     timing = _timing_link(series)
     spike_rates = CascadeSpikeRates(
         name="spike_rates",
+        unit="spikes/s",
         data=compressed(inference.rates.T, scale=inference.frame_rate, dtype=np.float32),
         rois=_region(series, series.rois.description),
         description=f"Spike rates inferred by Cascade from {inference.info.path}",
@@ -196,7 +197,8 @@ def discrete_spikes_table(inference: Inference, series: RoiResponseSeries) -> Ca
         VectorIndex(name="spike_times_index", data=np.cumsum(counts), target=spike_data),
         VectorData(name="spike_count", data=counts, description="number of spikes of each ROI"),
     ]
-    return CascadeDiscreteSpikes(name="discrete_spikes", id=np.arange(len(counts)), columns=columns)
+    return CascadeDiscreteSpikes(name="discrete_spikes", id=np.arange(len(counts)), columns=columns,
+                                 description="Discrete spikes fitted to Cascade spike rates (one row per ROI).")
 
 
 def _config_text(model: CascadeModel) -> str:

@@ -1,11 +1,12 @@
-"""Running Cascade on NWB files: ``annotate`` (in place) and ``infer`` (into a new file).
+"""The spike-inference workflow: ``annotate`` (in place), ``infer`` (into a new file), ``inspect``.
 
 Both choose the input of every plane (:func:`~nwb_cascade.nwb.read.choose_inputs`: the
 ΔF/F series, or ΔF/F computed from fluorescence and neuropil), read it once, run the
 engine (noise levels, spike rates, discrete spikes) with the model the recording's
 indicator and frame rate call for, and write one
 :class:`~nwb_cascade.nwb.extension.CascadeResults` container per plane into the
-processing module ``cascade``.
+processing module ``cascade``.  Where they write is checked by the guard both workflows
+share (:mod:`nwb_cascade.nwb.target`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import json
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,22 +23,16 @@ from typing import Any
 import numpy as np
 from pynwb import NWBFile
 
-from .cascade import (
-    CascadeModel,
-    DffRecipe,
-    DownloadError,
-    ModelError,
-    delta_f_over_f,
-    load_model,
-    noise_levels,
-    predict,
-)
+from .cascade import CascadeModel, DffRecipe, DownloadError, ModelError, delta_f_over_f, load_model, noise_levels
 from .cascade import discrete_spikes as fit_spikes
+from .cascade import predict
 from .cascade.indicators import choose_model
-from .nwb.inplace import NWBWriteError, amended, ensure_free_space
+from .manifest import RESULT_FIELDS
+from .nwb.inplace import ensure_free_space
 from .nwb.open import open_nwb
 from .nwb.read import (
     USE_INSTEAD,
+    IrregularTimestampsWarning,
     NWBInputError,
     PlaneInput,
     choose_inputs,
@@ -45,9 +41,9 @@ from .nwb.read import (
     plane_inputs,
     read_traces,
     recording_facts,
-    session_ids,
 )
-from .nwb.sources import Source, SourceError, resolve
+from .nwb.sources import Source, resolve
+from .nwb.target import check_target, provenance, refuse_existing, working_copy
 from .nwb.write import (
     MODULE,
     MODULE_DESCRIPTION,
@@ -66,37 +62,61 @@ log = logging.getLogger(__name__)
 IMPLAUSIBLY_LOW_NOISE = 0.15
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run infers, the same for :func:`annotate`, :func:`infer` and :func:`nwb_cascade.batch`.
+
+    ``series`` names the input (a path, its end, a glob, ``"all"``; default: every plane's);
+    ``model`` a model name or folder (default: the one the indicator and frame rate call for);
+    ``threshold``, ``device`` go to :func:`nwb_cascade.cascade.predict`; ``compute_dff`` and
+    ``dff_recipe`` say whether and how ΔF/F is computed from fluorescence.
+    """
+
+    series: str | None = None
+    model: str | Path | CascadeModel | None = None
+    discrete_spikes: bool = True
+    threshold: Any = 0
+    device: str | None = None
+    compute_dff: bool = True
+    dff_recipe: DffRecipe = field(default_factory=DffRecipe)
+    progress: bool = False
+
+
 @dataclass
 class PlaneSummary:
     """What one plane's inference did."""
 
     series: str
     container: str
-    n_rois: int
-    n_frames: int
+    rois: int
+    frames: int
     frame_rate: float
     noise_levels: np.ndarray = field(repr=False)
     model: str
     model_reason: str
-    n_spikes: int | None
+    spikes: int | None
     dff_computed: bool
 
 
 @dataclass
 class RunSummary:
-    """What one run did: where, on which planes, with which models, and what came out.
+    """What one run did; its summary fields are named as the batch manifest's columns (:func:`record`).
 
-    The plain attributes summarise every plane: ROIs are summed, the frame count and
-    rate are the first plane's (planes of one session share them), noise statistics are
-    over all ROIs, names of several planes' series, containers and models are joined by ``;``.
+    Over several planes: ROIs are summed, the frame count and rate are the first plane's (planes
+    of one session share them), noise statistics are over all ROIs, and the series, containers and
+    models of the planes are joined by ``;``.
     """
 
     output: Path
-    planes: list[PlaneSummary]
+    per_plane: list[PlaneSummary]
     seconds: float
 
     def _joined(self, name: str) -> str:
-        return ";".join(dict.fromkeys(str(getattr(plane, name)) for plane in self.planes))
+        return ";".join(dict.fromkeys(str(getattr(plane, name)) for plane in self.per_plane))
+
+    @property
+    def planes(self) -> int:
+        return len(self.per_plane)
 
     @property
     def series(self) -> str:
@@ -111,20 +131,20 @@ class RunSummary:
         return self._joined("model")
 
     @property
-    def n_rois(self) -> int:
-        return sum(plane.n_rois for plane in self.planes)
+    def rois(self) -> int:
+        return sum(plane.rois for plane in self.per_plane)
 
     @property
-    def n_frames(self) -> int:
-        return self.planes[0].n_frames
+    def frames(self) -> int:
+        return self.per_plane[0].frames
 
     @property
     def frame_rate(self) -> float:
-        return self.planes[0].frame_rate
+        return self.per_plane[0].frame_rate
 
     @property
     def _noise(self) -> np.ndarray:
-        values = np.concatenate([plane.noise_levels for plane in self.planes])
+        values = np.concatenate([plane.noise_levels for plane in self.per_plane])
         return values[np.isfinite(values)]
 
     @property
@@ -132,27 +152,36 @@ class RunSummary:
         return float(np.median(self._noise)) if self._noise.size else float("nan")
 
     @property
-    def noise_range(self) -> tuple[float, float]:
-        noise = self._noise
-        return (float(noise.min()), float(noise.max())) if noise.size else (float("nan"), float("nan"))
+    def noise_min(self) -> float:
+        return float(self._noise.min()) if self._noise.size else float("nan")
 
     @property
-    def n_spikes(self) -> int | None:
-        counts = [plane.n_spikes for plane in self.planes]
+    def noise_max(self) -> float:
+        return float(self._noise.max()) if self._noise.size else float("nan")
+
+    @property
+    def spikes(self) -> int | None:
+        counts = [plane.spikes for plane in self.per_plane]
         return None if any(count is None for count in counts) else int(sum(counts))
+
+    def record(self) -> dict[str, Any]:
+        """The manifest's result columns of this run (``output`` as a file name)."""
+        values = {name: getattr(self, name) for name in RESULT_FIELDS}
+        values["output"] = Path(self.output).name
+        return values
 
     def describe(self) -> str:
         """Lines about the run, for the command line: one per plane."""
         lines = []
-        for plane in self.planes:
-            spikes = "" if plane.n_spikes is None else f", {plane.n_spikes} spikes"
+        for plane in self.per_plane:
+            spikes = "" if plane.spikes is None else f", {plane.spikes} spikes"
             finite = plane.noise_levels[np.isfinite(plane.noise_levels)]
             median = float(np.median(finite)) if finite.size else float("nan")
             source = f"ΔF/F computed from {plane.series}" if plane.dff_computed else plane.series
-            lines.append(f"{self.output}: {plane.container} from {source} ({plane.n_rois} ROIs x {plane.n_frames} "
-                         f"frames at {plane.frame_rate:.4g} Hz, noise median {median:.2f}, model {plane.model}: "
+            lines.append(f"{self.output}: {plane.container} from {source} ({plane.rois} ROIs x {plane.frames} frames "
+                         f"at {plane.frame_rate:.4g} Hz, noise median {median:.2f}, model {plane.model}: "
                          f"{plane.model_reason}{spikes})")
-        return "\n".join(lines) + f"\n{len(self.planes)} plane(s) in {self.seconds:.1f} s"
+        return "\n".join(lines) + f"\n{self.planes} plane(s) in {self.seconds:.1f} s"
 
 
 def resolve_model(model: str | Path | CascadeModel | None, rate: float,
@@ -178,50 +207,47 @@ def resolve_model(model: str | Path | CascadeModel | None, rate: float,
         ) from error
 
 
-def infer_plane(
-    plane: PlaneInput,
-    model: str | Path | CascadeModel | None,
-    *,
-    facts: dict[str, str | None] | None = None,
-    threshold: Any = 0,
-    discrete_spikes: bool = True,
-    device: str | None = None,
-    progress: bool = False,
-    provenance: dict[str, str] | None = None,
-    dff_recipe: DffRecipe | None = None,
-) -> Inference:
+def plane_traces(plane: PlaneInput, rate: float, recipe: DffRecipe) -> tuple[np.ndarray, dict | None]:
+    """The plane's ΔF/F (ROIs × frames): read, or computed from its fluorescence and neuropil; and, when
+    computed, the recipe as applied (for the provenance)."""
+    info = plane.series
+    traces = read_traces(info)
+    if not plane.compute_dff:
+        return traces, None
+    neuropil = read_traces(plane.neuropil) if plane.neuropil is not None else None
+    dff = delta_f_over_f(traces, neuropil, frame_rate=rate, recipe=recipe)
+    log.info("%s: ΔF/F computed from fluorescence%s", info.path,
+             f" and neuropil {plane.neuropil.path}" if plane.neuropil is not None else " (no neuropil series)")
+    return dff, {**recipe.describe(neuropil is not None), "fluorescence_series": info.path,
+                 "neuropil_series": plane.neuropil.path if plane.neuropil is not None else None}
+
+
+def infer_plane(plane: PlaneInput, options: RunOptions, *, facts: dict[str, str | None] | None = None,
+                provenance: dict[str, str] | None = None) -> Inference:
     """Run the engine on one plane: read its traces once (computing ΔF/F if it holds fluorescence),
     spike rates, discrete spikes."""
     info = plane.series
     rate = frame_rate(info.series)
-    cascade, reason = resolve_model(model, rate, facts)
+    cascade, reason = resolve_model(options.model, rate, facts)
     if info.n_frames < cascade.windowsize:
         raise NWBInputError(
             f"{info.path} has {info.n_frames} frame(s); Cascade needs at least {cascade.windowsize} "
             "(one network window) to infer anything"
         )
-    traces = read_traces(info)
-    dff, recipe_record = None, None
-    if plane.compute_dff:
-        recipe = dff_recipe or DffRecipe()
-        neuropil = read_traces(plane.neuropil) if plane.neuropil is not None else None
-        traces = dff = delta_f_over_f(traces, neuropil, frame_rate=rate, recipe=recipe)
-        del neuropil
-        recipe_record = {**recipe.describe(plane.neuropil is not None), "fluorescence_series": info.path,
-                         "neuropil_series": plane.neuropil.path if plane.neuropil is not None else None}
-        log.info("%s: ΔF/F computed from fluorescence%s", info.path,
-                 f" and neuropil {plane.neuropil.path}" if plane.neuropil is not None else " (no neuropil series)")
+    traces, recipe = plane_traces(plane, rate, options.dff_recipe)
     noise = noise_levels(traces, rate)
     _check_not_smoothed(info.path, noise, cascade)
-    rates = predict(traces, cascade, frame_rate=rate, threshold=threshold, noise_levels=noise, device=device,
-                    progress=progress)
+    rates = predict(traces, cascade, frame_rate=rate, threshold=options.threshold, noise_levels=noise,
+                    device=options.device, progress=options.progress)
+    dff = traces if recipe is not None else None
     del traces
-    spikes = fit_spikes(rates, cascade, frame_rate=rate, progress=progress)[0] if discrete_spikes else None
+    spikes = fit_spikes(rates, cascade, frame_rate=rate, progress=options.progress)[0] \
+        if options.discrete_spikes else None
     details = {**(provenance or {}), "model_reason": reason}
-    if recipe_record is not None:
-        details["dff_recipe"] = json.dumps(recipe_record)
-    return Inference(info, rate, rates, noise, cascade.select_levels(noise), cascade, threshold, spikes, details,
-                     dff)
+    if recipe is not None:
+        details["dff_recipe"] = json.dumps(recipe)
+    return Inference(info, rate, rates, noise, cascade.select_levels(noise), cascade, options.threshold, spikes,
+                     details, dff)
 
 
 def _check_not_smoothed(path: str, noise: np.ndarray, model: CascadeModel) -> None:
@@ -235,16 +261,9 @@ def _check_not_smoothed(path: str, noise: np.ndarray, model: CascadeModel) -> No
         )
 
 
-def _provenance(nwbfile: NWBFile, source: Source) -> dict[str, str]:
-    """Where the results come from: the source file's identifier, URL and DANDI ids, and its session's ids."""
-    ids = session_ids(nwbfile)
-    return {"source_identifier": nwbfile.identifier, **source.provenance(),
-            **({"source_ids": json.dumps(ids, sort_keys=True)} if ids else {})}
-
-
-def _run_planes(nwbfile: NWBFile, planes: list[PlaneInput], model: Any, provenance: dict[str, str],
-                **options: Any) -> list[Inference]:
-    return [infer_plane(plane, model, facts=recording_facts(plane.series, nwbfile), provenance=provenance, **options)
+def _run_planes(nwbfile: NWBFile, planes: list[PlaneInput], options: RunOptions,
+                details: dict[str, str]) -> list[Inference]:
+    return [infer_plane(plane, options, facts=recording_facts(plane.series, nwbfile), provenance=details)
             for plane in planes]
 
 
@@ -264,8 +283,9 @@ def annotate(
     """Infer spikes for every plane of an NWB file (or the series named) and add the results to that file.
 
     Only adds: a processing module ``cascade`` (if absent) with one container per plane.
-    Existing results for a series are refused unless ``overwrite``.  If anything fails,
-    the file is left as it was.
+    Existing results for a series are refused unless ``overwrite``.  The results are added to
+    a working copy that replaces the file when complete: whatever fails, the file is left as
+    it was (:mod:`nwb_cascade.nwb.inplace`).
 
     Parameters
     ----------
@@ -291,35 +311,27 @@ def annotate(
     -------
     RunSummary
     """
-    source = resolve(path)
-    if source.remote:
-        raise SourceError(f"{path} is remote and read-only: use infer() (nwb-cascade infer --output) to write the "
-                          "results to a new local file")
-    if source.zarr:
-        raise NWBWriteError(f"{path} is an NWB Zarr store: write the results to a new file (--output) instead")
+    options = RunOptions(series, model, discrete_spikes, threshold, device, compute_dff, dff_recipe or DffRecipe(),
+                         progress)
+    return annotate_with(resolve(path), options, overwrite=overwrite)
+
+
+def annotate_with(source: Source, options: RunOptions, *, overwrite: bool = False) -> RunSummary:
+    """:func:`annotate` with the run's options as one object."""
     start = time.perf_counter()
-    with amended(source.path) as copy:
-        working = Source(text=source.text, path=copy)
-        remove_groups(copy, MODULE, [])  # what interrupted runs of earlier versions left half-written
+    check_target(source, None, in_place=True, overwrite=overwrite)
+    with working_copy(source, MODULE) as working:
         with open_nwb(working, "r") as (_, nwbfile):
-            planes = choose_inputs(nwbfile, series, compute_dff=compute_dff)
-            names = [plane.series.name for plane in planes]
-            module = nwbfile.processing.get(MODULE)
-            existing = [name for name in names if module is not None and name in module.data_interfaces]
+            planes = choose_inputs(nwbfile, options.series, compute_dff=options.compute_dff)
+            existing = refuse_existing(nwbfile, source.text, MODULE, [plane.series.name for plane in planes],
+                                       overwrite, "Cascade results")
             needed = sum(4 * plane.series.n_rois * plane.series.n_frames * (2 if plane.compute_dff else 1)
                          for plane in planes)
-        if existing and not overwrite:
-            raise NWBInputError(
-                f"{path} already holds Cascade results " + ", ".join(f"processing/{MODULE}/{name}" for name in existing)
-                + "; pass overwrite=True (--overwrite) to replace them"
-            )
-        ensure_free_space(copy.parent, needed, f"the results for {path}")
-        remove_groups(copy, MODULE, existing)
+        ensure_free_space(working.path.parent, needed, f"the results for {source.text}")
+        remove_groups(working.path, MODULE, existing)
         with open_nwb(working, "a") as (io, nwbfile):
-            planes = choose_inputs(nwbfile, series, compute_dff=compute_dff)
-            inferences = _run_planes(nwbfile, planes, model, _provenance(nwbfile, source), threshold=threshold,
-                                     discrete_spikes=discrete_spikes, device=device, progress=progress,
-                                     dff_recipe=dff_recipe)
+            planes = choose_inputs(nwbfile, options.series, compute_dff=options.compute_dff)
+            inferences = _run_planes(nwbfile, planes, options, provenance(nwbfile, source))
             add_to_module(nwbfile, [build_results(inference, inference.info.series, inference.info.name)
                                     for inference in inferences], MODULE, MODULE_DESCRIPTION)
             io.write(nwbfile)
@@ -348,23 +360,25 @@ def infer(
     series (and of the neuropil it was corrected with), and the results; the source is not
     touched.  ``source`` is a local path, an http(s) URL or a DANDI asset (``DANDI:000728/
     sub-.../file.nwb[@VERSION]``, a DANDI web or API URL), streamed when remote; its URL and
-    DANDI ids go into the provenance.  See :func:`annotate` for the other parameters;
-    ``output`` must not exist unless ``overwrite``, and is written under a temporary name and
-    renamed only when complete.
+    DANDI ids go into the provenance (``provenance`` adds to it).  See :func:`annotate` for
+    the other parameters; ``output`` must not exist unless ``overwrite``, and is written under
+    a temporary name and renamed only when complete.
     """
-    output = Path(output)
+    options = RunOptions(series, model, discrete_spikes, threshold, device, compute_dff, dff_recipe or DffRecipe(),
+                         progress)
+    return infer_with(source, output, options, overwrite=overwrite, extra_provenance=provenance)
+
+
+def infer_with(source: str | Path | Source, output: str | Path, options: RunOptions, *, overwrite: bool = False,
+               extra_provenance: dict[str, str] | None = None) -> RunSummary:
+    """:func:`infer` with the run's options as one object."""
     start = time.perf_counter()
-    if output.exists() and not overwrite:
-        raise FileExistsError(f"{output} exists; choose another output or pass overwrite=True (--overwrite)")
     resolved = source if isinstance(source, Source) else resolve(source)
-    if not resolved.remote and output.exists() and output.resolve() == resolved.path.resolve():
-        raise NWBInputError("the output is the input file; use annotate() (--in-place) to add results to it")
+    output = check_target(resolved, output, in_place=False, overwrite=overwrite)
     with open_nwb(resolved, "r") as (_, nwbfile):
-        planes = choose_inputs(nwbfile, series, compute_dff=compute_dff)
-        details = {**_provenance(nwbfile, resolved), **(provenance or {})}
-        inferences = _run_planes(nwbfile, planes, model, details, threshold=threshold,
-                                 discrete_spikes=discrete_spikes, device=device, progress=progress,
-                                 dff_recipe=dff_recipe)
+        planes = choose_inputs(nwbfile, options.series, compute_dff=options.compute_dff)
+        details = {**provenance(nwbfile, resolved), **(extra_provenance or {})}
+        inferences = _run_planes(nwbfile, planes, options, details)
         write_standalone(nwbfile, inferences, [plane.neuropil for plane in planes], output)
     return _summary(output, inferences, time.perf_counter() - start)
 
@@ -378,8 +392,6 @@ def inspect(path: str | Path) -> dict[str, Any]:
     series a run uses: of the ΔF/F it reads or computes), and why it cannot be read as
     traces (``problem``).  ``problem`` at the top says why a default run would fail.
     """
-    import warnings
-
     with open_nwb(path, "r") as (_, nwbfile):
         candidates = find_series(nwbfile)
         try:
@@ -388,38 +400,7 @@ def inspect(path: str | Path) -> dict[str, Any]:
         except NWBInputError as error:
             planes, problem = [], str(error)
         used = {id(plane.series): plane for plane in planes}
-        rows = []
-        for info in candidates:
-            plane = used.get(id(info))
-            rate, irregular = float("nan"), False
-            if not info.problem and info.n_frames > 1:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    with contextlib.suppress(NWBInputError):
-                        rate = frame_rate(info.series)
-                irregular = any(w.category.__name__ == "IrregularTimestampsWarning" for w in caught)
-            noise = np.full(0, np.nan)
-            if plane is not None and np.isfinite(rate):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    traces = read_traces(info)
-                    if plane.compute_dff:
-                        neuropil = read_traces(plane.neuropil) if plane.neuropil is not None else None
-                        with contextlib.suppress(ValueError):
-                            traces = delta_f_over_f(traces, neuropil, frame_rate=rate)
-                    noise = noise_levels(traces, rate)
-            finite = noise[np.isfinite(noise)]
-            rows.append({
-                "path": info.path, "kind": info.kind, "role": info.role, "rois": info.n_rois,
-                "frames": info.n_frames if not info.problem else 0, "frame_rate": rate, "unit": info.unit,
-                "irregular_timestamps": irregular, "problem": info.problem, "transposed": info.transposed,
-                "default": plane is not None,
-                "dff_computed": plane is not None and plane.compute_dff,
-                "neuropil": plane.neuropil.path if plane is not None and plane.neuropil is not None else None,
-                "noise_median": float(np.median(finite)) if finite.size else float("nan"),
-                "noise_min": float(finite.min()) if finite.size else float("nan"),
-                "noise_max": float(finite.max()) if finite.size else float("nan"),
-            })
+        rows = [_inspect_row(info, used.get(id(info))) for info in candidates]
         module = nwbfile.processing.get(MODULE)
         results = sorted(module.data_interfaces) if module is not None else []
     left = [name for name in results if name.endswith(STAGING_SUFFIX)]
@@ -428,6 +409,32 @@ def inspect(path: str | Path) -> dict[str, Any]:
                     "run removes it", path, ", ".join(left))
     return {"series": rows, "results": [f"processing/{MODULE}/{name}" for name in results if name not in left],
             "problem": problem}
+
+
+def _inspect_row(info: Any, plane: PlaneInput | None) -> dict[str, Any]:
+    rate, irregular = float("nan"), False
+    if not info.problem and info.n_frames > 1:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with contextlib.suppress(NWBInputError):
+                rate = frame_rate(info.series)
+        irregular = any(issubclass(w.category, IrregularTimestampsWarning) for w in caught)
+    noise = np.full(0, np.nan)
+    if plane is not None and np.isfinite(rate):
+        with warnings.catch_warnings(), contextlib.suppress(ValueError):
+            warnings.simplefilter("ignore")
+            noise = noise_levels(plane_traces(plane, rate, DffRecipe())[0], rate)
+    finite = noise[np.isfinite(noise)]
+    return {
+        "path": info.path, "kind": info.kind, "role": info.role, "rois": info.n_rois,
+        "frames": info.n_frames if not info.problem else 0, "frame_rate": rate, "unit": info.unit,
+        "irregular_timestamps": irregular, "problem": info.problem, "transposed": info.transposed,
+        "default": plane is not None, "dff_computed": plane is not None and plane.compute_dff,
+        "neuropil": plane.neuropil.path if plane is not None and plane.neuropil is not None else None,
+        "noise_median": float(np.median(finite)) if finite.size else float("nan"),
+        "noise_min": float(finite.min()) if finite.size else float("nan"),
+        "noise_max": float(finite.max()) if finite.size else float("nan"),
+    }
 
 
 def matched_training_config(path: str | Path, ground_truth: str | Path, *, series: str | None = None) -> dict[str, Any]:
@@ -440,11 +447,7 @@ def matched_training_config(path: str | Path, ground_truth: str | Path, *, serie
         noise, rates = [], set()
         for plane in choose_inputs(nwbfile, series):
             rate = frame_rate(plane.series.series)
-            traces = read_traces(plane.series)
-            if plane.compute_dff:
-                neuropil = read_traces(plane.neuropil) if plane.neuropil is not None else None
-                traces = delta_f_over_f(traces, neuropil, frame_rate=rate)
-            noise.append(noise_levels(traces, rate))
+            noise.append(noise_levels(plane_traces(plane, rate, DffRecipe())[0], rate))
             rates.add(round(rate, 3))
     if len(rates) > 1:
         raise NWBInputError(f"the planes have different frame rates ({sorted(rates)}); match one with --series")
@@ -461,15 +464,19 @@ def _summary(output: Path, inferences: list[Inference], seconds: float) -> RunSu
         PlaneSummary(
             series=inference.info.path,
             container=f"processing/{MODULE}/{inference.info.name}",
-            n_rois=inference.rates.shape[0],
-            n_frames=inference.rates.shape[1],
+            rois=inference.rates.shape[0],
+            frames=inference.rates.shape[1],
             frame_rate=inference.frame_rate,
             noise_levels=np.asarray(inference.noise_levels, dtype=float),
             model=inference.model.name,
             model_reason=inference.provenance.get("model_reason", ""),
-            n_spikes=None if inference.spike_frames is None else int(sum(len(s) for s in inference.spike_frames)),
+            spikes=None if inference.spike_frames is None else int(sum(len(s) for s in inference.spike_frames)),
             dff_computed=inference.dff is not None,
         )
         for inference in inferences
     ]
-    return RunSummary(output=output, planes=planes, seconds=seconds)
+    return RunSummary(output=output, per_plane=planes, seconds=seconds)
+
+
+__all__ = ["PlaneSummary", "RunOptions", "RunSummary", "annotate", "annotate_with", "infer", "infer_with", "inspect",
+           "matched_training_config"]

@@ -1,0 +1,128 @@
+"""The denoising workflow: :func:`denoise_nwb`, a TwoPhotonSeries of an NWB file denoised (DeepCAD-RT) and written
+as NWB, in place or into a new file, on the guard both workflows share (:mod:`nwb_cascade.nwb.target`)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pynwb.ophys import ImagingPlane, TwoPhotonSeries
+
+from .denoise.apply import denoised_blocks
+from .denoise.checkpoint import Denoiser, load_denoiser
+from .denoise.movie import as_movie, frame_range
+from .denoise.train import train
+from .nwb.denoised import MODULE, MODULE_DESCRIPTION, choose_two_photon_series, denoised_series, frames_of
+from .nwb.extension import DenoisedTwoPhotonSeries
+from .nwb.inplace import ensure_free_space
+from .nwb.open import open_nwb
+from .nwb.sources import default_output, resolve
+from .nwb.target import check_target, provenance, refuse_existing, working_copy
+from .nwb.write import add_to_module, copy_imaging_plane, new_file_like, remove_groups, write_new_file
+
+
+@dataclass
+class DenoiseSummary:
+    """What one run did."""
+
+    output: Path
+    series: str
+    denoised: str
+    frames: tuple[int, int]
+    shape: tuple[int, int, int]
+    checkpoint: Path | None
+    trained: bool
+    seconds: float
+
+
+def denoise_nwb(
+    source: str | Path,
+    *,
+    output: str | Path | None = None,
+    in_place: bool = False,
+    series: str | None = None,
+    frames: slice | tuple[int, int] | None = None,
+    train_frames: int | None = None,
+    model: str | Path | Denoiser | None = None,
+    checkpoint: str | Path | None = None,
+    overwrite: bool = False,
+    train_options: dict[str, Any] | None = None,
+    batch_size: int = 4,
+    device: str | None = None,
+    progress: bool = False,
+) -> DenoiseSummary:
+    """Denoise a TwoPhotonSeries of an NWB file and write the denoised movie as NWB.
+
+    Parameters
+    ----------
+    source
+        An NWB file (whatever :func:`nwb_cascade.nwb.open.open_nwb` opens).
+    output, in_place
+        A new NWB file for the denoised movie, or ``in_place=True`` to add it to ``source``.
+    series
+        Path (or name) of the TwoPhotonSeries; default: the file's only one.
+    frames
+        The frames to denoise (slice or (start, stop)); default: all.
+    train_frames
+        Train on at most this many frames from the start of ``frames`` (default 2000).
+    model
+        A trained denoiser or its checkpoint: skip training.
+    checkpoint
+        Where to save the trained denoiser; default: beside the output, ``.denoiser.pt``.
+    overwrite
+        Replace an existing denoised series / output file.
+    train_options
+        More keyword arguments for :func:`nwb_cascade.denoise.train` (steps, patch...).
+    batch_size, device, progress
+        Tiles per forward pass, torch device, progress bars.
+    """
+    began = time.perf_counter()
+    resolved = resolve(source)
+    target = check_target(resolved, output, in_place=in_place, overwrite=overwrite)
+    if checkpoint is None and model is None:
+        checkpoint = default_output(target, "denoiser", extension=".pt")
+    with contextlib.ExitStack() as stack:
+        reading = resolved
+        if in_place:  # on a working copy that replaces the file when complete
+            reading = stack.enter_context(working_copy(resolved, MODULE))
+            with open_nwb(reading, "r") as (_, nwbfile):
+                info = choose_two_photon_series(nwbfile, series)
+                existing = refuse_existing(nwbfile, resolved.text, MODULE, [info.name], overwrite, "")
+                start, stop = frame_range(as_movie(info.series).shape[0], frames)
+                ensure_free_space(reading.path.parent, (stop - start) * info.series.data.dtype.itemsize
+                                  * int(np.prod(info.series.data.shape[1:])), f"the denoised movie in {source}")
+            remove_groups(reading.path, MODULE, existing)
+        io, nwbfile = stack.enter_context(open_nwb(reading, "a" if in_place else "r"))
+        info = choose_two_photon_series(nwbfile, series)
+        movie = as_movie(info.series)
+        shape = tuple(int(v) for v in movie.shape)
+        start, stop = frame_range(movie.shape[0], frames)
+        trained = model is None
+        if trained:
+            denoiser = train(movie, frames=(start, stop), train_frames=train_frames, checkpoint=checkpoint,
+                             device=device, progress=progress, **(train_options or {}))
+        else:
+            denoiser = model if isinstance(model, Denoiser) else load_denoiser(model)
+        details = {**provenance(nwbfile, resolved), "source_series_path": info.path}
+
+        def build(name: str, plane: ImagingPlane, link: TwoPhotonSeries | None) -> DenoisedTwoPhotonSeries:
+            blocks = denoised_blocks(movie, denoiser, frames=(start, stop), batch_size=batch_size, device=device,
+                                     progress=progress)
+            return denoised_series(info.series, name, plane, frames_of(blocks, movie.dtype), (start, stop),
+                                   denoiser, details, link)
+
+        if in_place:
+            add_to_module(nwbfile, [build(info.name, info.series.imaging_plane, info.series)], MODULE,
+                          MODULE_DESCRIPTION)
+            io.write(nwbfile)
+        else:
+            new = new_file_like(nwbfile)
+            plane = copy_imaging_plane(info.series.imaging_plane, new)
+            new.create_processing_module(name=MODULE, description=MODULE_DESCRIPTION).add(build(info.name, plane, None))
+            write_new_file(new, target)
+    return DenoiseSummary(target, info.path, f"processing/{MODULE}/{info.name}", (start, stop),
+                          shape, denoiser.path, trained, time.perf_counter() - began)
