@@ -20,12 +20,14 @@ imaging plane and the genotype).  What this module adds:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 from .nwb.sources import SourceError, default_output, list_assets, resolve
-from .spike_inference import RunSummary, infer
+from .spike_inference import RunOptions, RunSummary, infer_with
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +57,8 @@ def find_session(session_id: str) -> str:
     )
 
 
-def process_session(
-    session: str | Path,
-    output: str | Path | None = None,
-    *,
-    series: str | None = None,
-    model: str | None = None,
-    discrete_spikes: bool = True,
-    overwrite: bool = False,
-    device: str | None = None,
-    progress: bool = False,
-) -> RunSummary:
+def process_session(session: str | Path, output: str | Path | None = None, options: RunOptions | None = None, *,
+                    overwrite: bool = False, **settings: Any) -> RunSummary:
     """Infer spikes for an Allen Brain Observatory session into a new local NWB file: :func:`nwb_cascade.infer`
     of an Allen id's processed asset.
 
@@ -76,15 +69,15 @@ def process_session(
         a local file.
     output
         The new file (default: :func:`nwb_cascade.nwb.sources.default_output`).
-    series, model
-        Override the series or the model (default: the general rules).
-    discrete_spikes, overwrite, device, progress
-        As for :func:`nwb_cascade.infer`.
+    options, settings
+        The run's :class:`~nwb_cascade.spike_inference.RunOptions`, or its fields as keywords
+        (``series``, ``model``, ``discrete_spikes``, ``device``, ``progress``...): default the general rules.
+    overwrite
+        Replace an existing output file.
     """
     text = str(session)
     if re.fullmatch(r"\d{6,}", text) and not Path(text).exists():
         text = find_session(text)
     source = resolve(text)
     output = Path(output) if output is not None else default_output(source)
-    return infer(source, output, series=series, model=model, discrete_spikes=discrete_spikes, overwrite=overwrite,
-                 device=device, progress=progress)
+    return infer_with(source, output, dataclasses.replace(options or RunOptions(), **settings), overwrite=overwrite)

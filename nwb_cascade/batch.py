@@ -166,6 +166,15 @@ def batch(
         Nothing to run on, two sources that would write the same output, a
         scheduler that cannot be reached, or an output folder another batch holds.
     """
+    options = RunOptions(series, model, discrete_spikes, threshold, device, compute_dff, dff_recipe or DffRecipe())
+    return batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers, progress=progress)
+
+
+def batch_with(sources: Sequence[str | Path], out: str | Path, options: RunOptions, *, glob: str | None = None,
+               scheduler: str | Client | None = None, workers: int | None = None,
+               progress: bool = True) -> BatchSummary:
+    """:func:`batch` with the sessions' options as one :class:`~nwb_cascade.spike_inference.RunOptions`
+    (its ``progress`` is ignored: sessions run without bars, the batch has one)."""
     start = time.perf_counter()
     if scheduler is not None and workers is not None:
         raise BatchError("give either a scheduler address or a number of local workers, not both: "
@@ -175,8 +184,7 @@ def batch(
     out = Path(out)
     without_traces: dict[str, str] = {}
     sessions = plan_outputs(expand(sources, glob, without_traces), out)
-    options = RunOptions(series, _model_for_workers(model), discrete_spikes, threshold, device, compute_dff,
-                         dff_recipe or DffRecipe())
+    options = dataclasses.replace(options, model=_model_for_workers(options.model), progress=False)
     try:
         manifest = Manifest(out)
         with manifest.locked():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from pathlib import Path
@@ -18,29 +19,56 @@ def _threshold(value: str) -> int | bool:
     return False if value == "off" else int(value)
 
 
-SERIES_HELP = ("Which RoiResponseSeries: a path, its end, a glob, or 'all' (default: every plane's ΔF/F, or ΔF/F "
-               "computed from its fluorescence).")
-MODEL_HELP = "Model name or folder (default: the one the indicator and frame rate call for)."
+DEVICE_HELP = "cpu, cuda, cuda:1... (default: CUDA when present)."
 
 
-def dff_options(command):
-    """The options of computing ΔF/F from fluorescence (for files without ΔF/F)."""
+def device_option(command):
+    return click.option("--device", default=None, help=DEVICE_HELP)(command)
+
+
+def overwrite_option(what: str):
+    return click.option("--overwrite", is_flag=True, help=f"Replace {what}.")
+
+
+def run_options(command):
+    """The options of a spike-inference run (--series, --model, --no-discrete-spikes, --threshold, --device, and how
+    ΔF/F is computed from fluorescence), given to the command as one :class:`RunOptions` named ``options``;
+    their defaults are RunOptions' and DffRecipe's."""
     from .cascade import DffRecipe
+    from .spike_inference import RunOptions
 
-    defaults = DffRecipe()
-    command = click.option("--baseline-window", type=float, default=defaults.window, show_default=True,
-                           help="Seconds of the running min/max (maximin) baseline F0.")(command)
-    command = click.option("--neuropil-coefficient", type=float, default=defaults.neuropil_coefficient,
-                           show_default=True, help="c in F - c * Fneu.")(command)
-    return click.option("--no-compute-dff", is_flag=True,
-                        help="Never compute ΔF/F from fluorescence (files without ΔF/F are refused).")(command)
+    defaults, recipe = RunOptions(), DffRecipe()
 
+    @functools.wraps(command)
+    def with_options(**values):
+        chosen = DffRecipe(neuropil_coefficient=values.pop("neuropil_coefficient"), window=values.pop("baseline_window"))
+        options = RunOptions(series=values.pop("series"), model=values.pop("model"),
+                             discrete_spikes=not values.pop("no_discrete_spikes"),
+                             threshold=_threshold(values.pop("threshold")), device=values.pop("device"),
+                             compute_dff=not values.pop("no_compute_dff"), dff_recipe=chosen, progress=True)
+        return command(options=options, **values)
 
-def _dff_settings(no_compute_dff: bool, neuropil_coefficient: float, baseline_window: float) -> dict:
-    from .cascade import DffRecipe
-
-    return {"compute_dff": not no_compute_dff,
-            "dff_recipe": DffRecipe(neuropil_coefficient=neuropil_coefficient, window=baseline_window)}
+    declared = [
+        click.option("--series", default=defaults.series,
+                     help="Which RoiResponseSeries: a path, its end, a glob, or 'all' (default: every plane's ΔF/F, "
+                          "or ΔF/F computed from its fluorescence)."),
+        click.option("--model", default=None,
+                     help="Model name or folder (default: the one the indicator and frame rate call for)."),
+        click.option("--no-discrete-spikes", is_flag=True, default=not defaults.discrete_spikes,
+                     help="Only spike rates."),
+        click.option("--threshold", type=click.Choice(["0", "1", "off"]), default=str(defaults.threshold),
+                     show_default=True, help="0: negatives to 0; 1: also below 1/e of one spike's height; off: raw."),
+        click.option("--device", default=defaults.device, help=DEVICE_HELP),
+        click.option("--no-compute-dff", is_flag=True, default=not defaults.compute_dff,
+                     help="Never compute ΔF/F from fluorescence (files without ΔF/F are refused)."),
+        click.option("--neuropil-coefficient", type=float, default=recipe.neuropil_coefficient, show_default=True,
+                     help="c in F - c * Fneu, when ΔF/F is computed."),
+        click.option("--baseline-window", type=float, default=recipe.window, show_default=True,
+                     help="Seconds of the running min/max (maximin) baseline F0, when ΔF/F is computed."),
+    ]
+    for option in reversed(declared):
+        with_options = option(with_options)
+    return with_options
 
 
 class UserError(click.ClickException):
@@ -110,61 +138,45 @@ def inspect_command(file: str) -> None:
 
 @main.command("infer")
 @click.argument("file")
-@click.option("--series", default=None, help=SERIES_HELP)
-@click.option("--model", default=None, help=MODEL_HELP)
+@run_options
 @click.option("--in-place", "in_place", is_flag=True, help="Add the results to FILE itself.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="New NWB file for the results (default: FILE with .cascade.nwb; for remote sources a name from "
                    "the asset path, in the working directory).")
-@click.option("--overwrite", is_flag=True, help="Replace existing results / an existing output file.")
-@click.option("--no-discrete-spikes", is_flag=True, help="Only spike rates.")
-@click.option("--threshold", type=click.Choice(["0", "1", "off"]), default="0", show_default=True)
-@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when present).")
-@dff_options
-def infer_command(file: str, series: str | None, model: str | None, in_place: bool, output: str | None,
-                  overwrite: bool, no_discrete_spikes: bool, threshold: str, device: str | None, no_compute_dff: bool,
-                  neuropil_coefficient: float, baseline_window: float) -> None:
+@overwrite_option("existing results / an existing output file")
+def infer_command(file: str, options, in_place: bool, output: str | None, overwrite: bool) -> None:
     """Infer spike rates (and discrete spikes) for FILE and write them as NWB.
 
     FILE is a local NWB file, an http(s) URL or a DANDI asset (DANDI:000728/sub-.../file.nwb[@VERSION],
     or a DANDI web or API URL); remote files are streamed, and their results go to a new local file.
     """
-    from .spike_inference import annotate, infer
+    from .nwb.sources import resolve
+    from .spike_inference import annotate_with, infer_with
 
-    options = {"series": series, "model": model, "discrete_spikes": not no_discrete_spikes, "overwrite": overwrite,
-               "threshold": _threshold(threshold), "device": device, "progress": True,
-               **_dff_settings(no_compute_dff, neuropil_coefficient, baseline_window)}
     if in_place and output:
         raise click.UsageError("--in-place and --output exclude each other")
     if in_place:
-        summary = annotate(file, **options)
+        summary = annotate_with(resolve(file), options, overwrite=overwrite)
     else:
-        target = Path(output) if output else default_output(file)
-        summary = infer(file, target, **options)
+        summary = infer_with(file, Path(output) if output else default_output(file), options, overwrite=overwrite)
     click.echo(summary.describe())
 
 
 @main.command("allen")
 @click.argument("session")
+@run_options
 @click.option("--out", "-o", "output", type=click.Path(dir_okay=False), default=None,
               help="New NWB file for the results (default: named after the asset, in the working directory).")
-@click.option("--series", default=None, help="Override the ΔF/F series (default: the Allen layout's).")
-@click.option("--model", default=None, help="Override the model (default: the one for the genotype's indicator).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-@click.option("--no-discrete-spikes", is_flag=True, help="Only spike rates.")
-@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when present).")
-def allen_command(session: str, output: str | None, series: str | None, model: str | None, overwrite: bool,
-                  no_discrete_spikes: bool, device: str | None) -> None:
+@overwrite_option("an existing output file")
+def allen_command(session: str, options, output: str | None, overwrite: bool) -> None:
     """Infer spikes for an Allen Brain Observatory session (Visual Coding or Visual Behavior 2-photon).
 
-    SESSION is an Allen experiment or session id (looked up in dandisets 000728 and 000711), a DANDI
-    asset, a URL or a local file.  The model follows the subject's indicator (GCaMP6f or GCaMP6s).
+    SESSION is an Allen experiment or session id (looked up in dandisets 000728 and 000711: its processed
+    file), a DANDI asset, a URL or a local file.  The model follows the indicator (GCaMP6f or GCaMP6s).
     """
     from .allen import process_session
 
-    summary = process_session(session, output, series=series, model=model, discrete_spikes=not no_discrete_spikes,
-                              overwrite=overwrite, device=device, progress=True)
-    click.echo(summary.describe())
+    click.echo(process_session(session, output, options, overwrite=overwrite).describe())
 
 
 @main.group("dandi")
@@ -241,7 +253,7 @@ def ground_truth_download(directory: str | None, url: str | None, sha256: str | 
 @click.option("--series", default=None, help="With --match: the RoiResponseSeries.")
 @click.option("--ensemble-size", type=int, default=None, help="Members per noise level (default: the config's).")
 @click.option("--epochs", type=int, default=None, help="Override the published epoch rule.")
-@click.option("--device", default=None)
+@device_option
 def train_command(config: str | None, ground_truth_dir: str | None, out: str | None, match: str | None,
                   series: str | None, ensemble_size: int | None, epochs: int | None, device: str | None) -> None:
     """Train a model folder from CONFIG.yaml, or one matched to an NWB file (--match)."""
@@ -272,7 +284,7 @@ def train_command(config: str | None, ground_truth_dir: str | None, out: str | N
 @click.option("--ensemble-size", type=int, default=None)
 @click.option("--epochs", type=int, default=None)
 @click.option("--workers", type=int, default=None, help="Training processes on the CPU (default: one per core).")
-@click.option("--device", default=None)
+@device_option
 def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, csv_path: str | None,
                      noise_levels: str | None, datasets: str | None, ensemble_size: int | None, epochs: int | None,
                      workers: int | None, device: str | None) -> None:
@@ -293,6 +305,7 @@ def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, cs
 
 @main.command("batch")
 @click.argument("sources", nargs=-1, required=True)
+@run_options
 @click.option("--out", "-o", "out", type=click.Path(file_okay=False), required=True,
               help="Output folder: one results file per session, and manifest.csv.")
 @click.option("--glob", default=None,
@@ -300,26 +313,17 @@ def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, cs
 @click.option("--scheduler", default=None,
               help="Address of a running Dask scheduler (tcp://host:8786); default: a local cluster.")
 @click.option("--workers", type=int, default=None, help="Local cluster: worker processes (default: one per core).")
-@click.option("--model", default=None, help=MODEL_HELP)
-@click.option("--series", default=None, help=SERIES_HELP)
-@click.option("--no-discrete-spikes", is_flag=True, help="Only spike rates.")
-@click.option("--threshold", type=click.Choice(["0", "1", "off"]), default="0", show_default=True)
-@click.option("--device", default=None, help="cpu, cuda... (default: cuda on workers that declare the GPU resource).")
-@dff_options
-def batch_command(sources: tuple[str, ...], out: str, glob: str | None, scheduler: str | None, workers: int | None,
-                  model: str | None, series: str | None, no_discrete_spikes: bool, threshold: str,
-                  device: str | None, no_compute_dff: bool, neuropil_coefficient: float,
-                  baseline_window: float) -> None:
+def batch_command(sources: tuple[str, ...], options, out: str, glob: str | None, scheduler: str | None,
+                  workers: int | None) -> None:
     """Infer spikes for every session in SOURCES (files, folders, URLs, DANDI:000728) on a Dask cluster.
 
-    Reruns into the same --out skip the sessions that are done and retry the others.
-    The exit status is 1 when a session failed (see manifest.csv for why).
+    Reruns into the same --out skip the sessions that are done and retry the others.  --device: the
+    default is cuda on workers that declare the Dask resource GPU.  The exit status is 1 when a session
+    failed (see manifest.csv for why).
     """
-    from .batch import batch
+    from .batch import batch_with
 
-    summary = batch(sources, out, glob=glob, scheduler=scheduler, workers=workers, model=model, series=series,
-                    discrete_spikes=not no_discrete_spikes, threshold=_threshold(threshold), device=device,
-                    **_dff_settings(no_compute_dff, neuropil_coefficient, baseline_window))
+    summary = batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers)
     click.echo(summary.table())
     if summary.failed:
         sys.exit(1)
@@ -389,8 +393,8 @@ def _train_options(steps: int | None, patch: str | None) -> dict:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="New NWB file for the denoised movie (default: FILE with .denoised.nwb; for remote sources "
                    "<name>_denoised.nwb in the working directory).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing denoised series / output file.")
-@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: CUDA when present).")
+@overwrite_option("an existing denoised series / output file")
+@device_option
 def denoise_command(file: str, series: str | None, frames: str | None, train_frames: int | None, steps: int | None,
                     patch: str | None, model: str | None, checkpoint: str | None, in_place: bool, output: str | None,
                     overwrite: bool, device: str | None) -> None:
