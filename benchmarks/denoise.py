@@ -22,15 +22,10 @@ import numpy as np
 import torch
 
 from nwb_cascade.cascade import load_model, noise_levels
-from nwb_cascade.denoise import apply, synthetic_movie, train
-from nwb_cascade.denoise.quality import (
-    BANDS,
-    band_gains,
-    best_blur,
-    psnr,
-    spike_inference_correlations,
-    trace_correlations,
-)
+from nwb_cascade.cascade.evaluate import rate_correlations as spike_inference_correlations
+from nwb_cascade.denoise import apply, train
+from nwb_cascade.denoise.quality import BANDS, band_gains, best_blur, psnr, trace_correlations
+from nwb_cascade.synthetic import synthetic_movie
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 GROUND_TRUTH = SHARED / "ground_truth"

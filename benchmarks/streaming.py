@@ -76,8 +76,8 @@ def main() -> None:
     import fsspec
     import remfile
 
-    from nwb_cascade.spike_inference import infer
     from nwb_cascade.nwb.stream import RemoteFile
+    from nwb_cascade.spike_inference import infer
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

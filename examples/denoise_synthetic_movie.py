@@ -16,10 +16,10 @@ from pathlib import Path
 
 from pynwb import NWBHDF5IO
 
-from nwb_cascade.denoise import synthetic_movie
 from nwb_cascade.denoise.quality import best_blur, psnr
 from nwb_cascade.denoising import denoise_nwb
 from nwb_cascade.nwb.example import write_example_file
+from nwb_cascade.synthetic import synthetic_movie
 
 log = logging.getLogger("example")
 

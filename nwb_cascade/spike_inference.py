@@ -23,9 +23,17 @@ from typing import Any
 import numpy as np
 from pynwb import NWBFile
 
-from .cascade import CascadeModel, DffRecipe, DownloadError, ModelError, delta_f_over_f, load_model, noise_levels
+from .cascade import (
+    CascadeModel,
+    DffRecipe,
+    DownloadError,
+    ModelError,
+    delta_f_over_f,
+    load_model,
+    noise_levels,
+    predict,
+)
 from .cascade import discrete_spikes as fit_spikes
-from .cascade import predict
 from .cascade.indicators import choose_model
 from .manifest import RESULT_FIELDS
 from .nwb.inplace import ensure_free_space

@@ -8,6 +8,8 @@ from nwb_cascade.cascade.ground_truth import at_frame_rate, read_dataset, smooth
 
 from .conftest import GROUND_TRUTH, need
 
+pytestmark = pytest.mark.slow  # servers, subprocesses, clusters or training: `pytest -m "not slow"` leaves them out
+
 # Excitatory datasets that Global_EXC_30Hz_smoothing25ms was not trained on (it saw DS03-DS20).
 HELD_OUT = ["DS01-OGB1-m-V1", "DS21-jGECO1a-m-V1", "DS29-GCaMP7f-m-V1"]
 LAGS = range(-3, 4)

@@ -112,6 +112,7 @@ def test_threshold_modes_and_padding(model, allen_traces):
         predict(allen_traces[:2], model, frame_rate=30, threshold=2)
 
 
+@pytest.mark.slow
 def test_threshold_one_keeps_rois_whole_when_no_dilation(model, allen_traces):
     """25 ms at 30 Hz: int(0.75) = 0 frames of dilation. Unlike the published code (which then
     dilates until nothing changes), every supra-threshold frame is kept and sub-threshold ones zeroed,

@@ -25,6 +25,8 @@ from nwb_cascade.spike_inference import infer
 from .conftest import MODEL_DIR, assert_rates_close, need
 from .http_server import RangeServer
 
+pytestmark = pytest.mark.slow  # servers, subprocesses, clusters or training: `pytest -m "not slow"` leaves them out
+
 # name: (layout, first ROI, ROIs, frames) - short slices of the excerpt keep each session to a second or two
 SESSIONS = {
     "coding_a": ("visual_coding", 0, 10, 6001),

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from nwb_cascade.cli import main
@@ -14,6 +15,7 @@ def test_models_list_filters_by_pattern():
     assert "Global_EXC_30Hz_smoothing25ms" in result.output and "7.5Hz" not in result.output
 
 
+@pytest.mark.slow
 def test_unknown_model_is_a_one_line_error():
     done = subprocess.run(
         [sys.executable, "-c", "from nwb_cascade.cli import run; run()", "models", "download", "No_such_model"],
@@ -56,6 +58,7 @@ def test_train_needs_a_config_or_a_file_to_match():
     assert result.exit_code != 0 and "either CONFIG.yaml or --match" in result.output
 
 
+@pytest.mark.slow
 def test_threshold_mode_is_recorded_as_asked(nwb_copy, tmp_path):
     """0 (the default: negatives clipped), 1 and off each reach the file as themselves (0 == False in Python)."""
     import h5py

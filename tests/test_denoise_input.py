@@ -13,11 +13,12 @@ from click.testing import CliRunner
 from pynwb import NWBHDF5IO
 
 from nwb_cascade.cli import main
-from nwb_cascade.denoise import CheckpointError, MovieError, apply, load_denoiser, synthetic_movie, train
+from nwb_cascade.denoise import CheckpointError, MovieError, apply, load_denoiser, train
 from nwb_cascade.denoise.movie import MEAN_FRAMES, mean_image, mean_image_frames, to_dtype
 from nwb_cascade.denoise.network import UNet3D, parameter_count
 from nwb_cascade.denoise.tiles import spans
 from nwb_cascade.denoising import denoise_nwb
+from nwb_cascade.synthetic import synthetic_movie
 
 from .denoise_files import write_movie_file
 
@@ -236,6 +237,7 @@ def test_cli_trains_saves_a_checkpoint_and_denoises(movie, tmp_path):
     assert result.exit_code != 0 and "multiples of 8" in result.output
 
 
+@pytest.mark.slow
 def test_cli_one_frame_series_is_a_one_line_error(movie, tmp_path, checkpoint):
     source = write_movie_file(tmp_path / "one.nwb", movie.noisy[:1])
     done = subprocess.run([sys.executable, "-c", "from nwb_cascade.cli import run; run()", "denoise", str(source),
@@ -264,6 +266,7 @@ def test_remote_movie_streams_to_the_same_result(checkpoint, movie, tmp_path):
         assert theirs.source_url == url
 
 
+@pytest.mark.slow
 def test_denoising_example_runs_end_to_end(tmp_path):
     from pathlib import Path
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nwb_cascade.denoise import apply, synthetic_movie, train
+from nwb_cascade.cascade.evaluate import rate_correlations as spike_inference_correlations
+from nwb_cascade.denoise import apply, train
 from nwb_cascade.denoise.apply import TILE_FACTOR
-from nwb_cascade.denoise.quality import best_blur, psnr, spike_inference_correlations, trace_correlations
+from nwb_cascade.denoise.quality import best_blur, psnr, trace_correlations
 from nwb_cascade.denoise.tiles import spans
+from nwb_cascade.synthetic import synthetic_movie
 
 from .conftest import GROUND_TRUTH, need
+
+pytestmark = pytest.mark.slow  # servers, subprocesses, clusters or training: `pytest -m "not slow"` leaves them out
 
 PATCH = (16, 32, 32)
 STEPS = 600

@@ -30,6 +30,8 @@ from nwb_cascade.spike_inference import infer
 from .conftest import MODEL_DIR, h5_snapshot, need
 from .http_server import Fault, RangeServer
 
+pytestmark = pytest.mark.slow  # servers, subprocesses, clusters or training: `pytest -m "not slow"` leaves them out
+
 PHASES = ("locked", "copied", "written", "before-rename", "renamed")
 RESULTS = "processing/cascade/ophys_DfOverF_DfOverF"
 

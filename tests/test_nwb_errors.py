@@ -10,13 +10,14 @@ import pytest
 from pynwb import NWBHDF5IO
 
 from nwb_cascade.nwb.example import example_nwbfile, write_example_file
-from nwb_cascade.nwb.read import IrregularTimestampsWarning, NWBInputError
 from nwb_cascade.nwb.inplace import NWBWriteError
+from nwb_cascade.nwb.read import IrregularTimestampsWarning, NWBInputError
 from nwb_cascade.spike_inference import annotate, infer
 
 from .conftest import h5_snapshot
 
 
+@pytest.mark.slow
 def test_failed_write_leaves_the_file_as_it_was(nwb_copy, model, monkeypatch):
     """Make the HDF5 write fail after part of the results is on disk: the file must come back intact."""
     from hdmf.backends.hdf5.h5tools import HDF5IO
@@ -109,6 +110,7 @@ def test_series_with_one_frame(tmp_path, model, allen_traces):
         annotate(path, model=model)
 
 
+@pytest.mark.slow
 def test_data_stored_rois_by_frames_is_read_transposed_with_a_warning(nwb_copy, model, tmp_path):
     """Older AllenSDK files store ΔF/F ROIs x time: where the ROI count makes it unambiguous, it is read
     transposed (never silently), with the same results as the file stored the NWB way."""
@@ -179,6 +181,7 @@ def test_irregular_timestamps_are_reported(tmp_path, allen_traces, model):
         annotate(path, model=model, discrete_spikes=False)
 
 
+@pytest.mark.slow
 def test_cli_reports_errors_in_one_line(tmp_path):
     path = tmp_path / "notes.nwb"
     path.write_text("x")

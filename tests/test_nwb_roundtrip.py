@@ -80,6 +80,7 @@ def test_standalone_output_is_complete_and_source_untouched(allen_nwb, model, al
     assert not list(tmp_path.glob(".*partial*"))
 
 
+@pytest.mark.slow
 def test_namespace_is_cached_for_readers_without_the_package(nwb_copy, model):
     path = nwb_copy("fluorescence")
     annotate(path, model=model)
@@ -95,6 +96,7 @@ def test_namespace_is_cached_for_readers_without_the_package(nwb_copy, model):
     assert done.stdout.startswith("CascadeResults (6001, 74)")
 
 
+@pytest.mark.slow
 def test_outputs_pass_pynwb_validation_and_nwbinspector(nwb_copy, model, tmp_path):
     from nwbinspector import Importance, inspect_nwbfile
     from pynwb import validate

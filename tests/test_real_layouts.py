@@ -25,6 +25,8 @@ from .conftest import ALLEN_DIR, h5_snapshot, need
 from .writers import allen, caiman, neuroconv
 from .writers import suite2p_files as suite2p_writer
 
+pytestmark = pytest.mark.slow  # servers, subprocesses, clusters or training: `pytest -m "not slow"` leaves them out
+
 ROIS, FRAMES = 12, 3000
 GENERAL = "Default_EXC_30Hz_smoothing50ms"
 GCAMP6F = "GCaMP6f_mouse_V1_30Hz_smoothing50ms"

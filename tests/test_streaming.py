@@ -10,12 +10,14 @@ import h5py
 import numpy as np
 import pytest
 
-from nwb_cascade.spike_inference import infer
 from nwb_cascade.nwb.sources import SourceError, default_output, expand_sources, list_assets, output_name, resolve
+from nwb_cascade.spike_inference import infer
 
 from .conftest import ALLEN_DIR, need
 from .dandi_api import ASSET_ID, ASSET_PATH, DANDISET, VERSION, DandiArchive
 from .http_server import Fault, RangeServer, unused_port_url
+
+pytestmark = pytest.mark.slow  # servers, subprocesses, clusters or training: `pytest -m "not slow"` leaves them out
 
 MOVIE_SHAPE = (400, 128, 128)  # 13 MB of raw movie in the file: what streaming must not read
 

@@ -14,6 +14,8 @@ from nwb_cascade.cascade.train import TrainingSet, matched_config, train, valida
 from .conftest import GROUND_TRUTH, need
 from .http_server import RangeServer
 
+pytestmark = pytest.mark.slow  # servers, subprocesses, clusters or training: `pytest -m "not slow"` leaves them out
+
 SMALL = ["DS09-GCaMP6f-m-V1", "DS14-GCaMP6s-m-V1"]
 
 

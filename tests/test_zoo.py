@@ -12,6 +12,8 @@ from nwb_cascade.cascade.model import CascadeModel, read_config
 from .conftest import MODEL_DIR, need
 from .http_server import Fault, RangeServer, unused_port_url
 
+pytestmark = pytest.mark.slow  # servers, subprocesses, clusters or training: `pytest -m "not slow"` leaves them out
+
 NAME = "Tiny_EXC_30Hz_smoothing25ms"
 
 

@@ -149,3 +149,12 @@ def write_csv(rows: Sequence[DatasetScores], path: str | Path) -> None:
         for row in rows:
             writer.writerow([row.dataset, row.noise_level, row.neurons, f"{row.correlation:.4f}", f"{row.error:.4f}",
                              f"{row.bias:.4f}"])
+
+
+def rate_correlations(traces_dff: np.ndarray, spike_counts: np.ndarray, model: CascadeModel,
+                      frame_rate: float) -> np.ndarray:
+    """Correlation of Cascade's spike rates from ``traces_dff`` (ROIs × frames, ΔF/F) with the true spike
+    counts smoothed as the model's training target was, per ROI (the paper's measure)."""
+    rates = predict(traces_dff, model, frame_rate=frame_rate)
+    sigma = model.smoothing * frame_rate
+    return np.array([rate_scores(rate, counts, sigma).correlation for rate, counts in zip(rates, spike_counts)])

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,6 +200,37 @@ def summarize_dataset(folder: str | Path) -> DatasetSummary:
             spikes += len(recording.spike_times)
     return DatasetSummary(folder.name, neurons, recordings, float(np.median(rates)) if rates else float("nan"),
                           duration, spikes, float(np.nanmedian(noise)) if noise else float("nan"))
+
+
+def ground_truth_stretches(root: str | Path, datasets: Sequence[str], n_neurons: int, n_frames: int,
+                           frame_rate: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """ΔF/F and spike counts (``n_neurons`` × ``n_frames``) of random stretches of real recordings of ``datasets``
+    at ``frame_rate`` (NaN frames interpolated, ΔF/F below -0.5 clipped), preferring stretches with spikes."""
+    files = sorted(f for name in datasets for f in (Path(root) / name).glob("*.mat"))
+    if not files:
+        raise FileNotFoundError(f"{root} holds none of the ground-truth datasets {', '.join(datasets)}")
+    stretches = []
+    for path in rng.permutation(files):
+        for recording in read_neuron(path):
+            _, dff, counts = at_frame_rate(recording, frame_rate)
+            finite = np.isfinite(dff)
+            if len(dff) < n_frames or not finite.any():
+                continue
+            dff = np.interp(np.arange(len(dff)), np.flatnonzero(finite), dff[finite])
+            stretches.append((dff, counts))
+    if not stretches:
+        raise ValueError(f"no ground-truth recording in {root} is {n_frames} frames long at {frame_rate:g} Hz")
+    dff_rows, spike_rows = [], []
+    for index in range(n_neurons):
+        dff, counts = stretches[rng.integers(len(stretches))] if index >= len(stretches) else stretches[index]
+        first = 0
+        for _ in range(20):  # prefer a stretch with spikes in it
+            first = int(rng.integers(0, len(dff) - n_frames + 1))
+            if counts[first:first + n_frames].sum() > 0:
+                break
+        dff_rows.append(np.clip(dff[first:first + n_frames], -0.5, None))
+        spike_rows.append(counts[first:first + n_frames])
+    return np.array(dff_rows), np.array(spike_rows)
 
 
 #: The published repository as a zip; its Ground_truth folder is the public database.

@@ -6,15 +6,13 @@ This subpackage knows numpy and torch, not NWB.  Its public names:
 - :func:`apply` - denoise a movie with it, tile by tile and frame block by frame block
 - :func:`denoised_blocks` - the same as a stream of frame blocks
 - :func:`load_denoiser`, :class:`Denoiser` - checkpoints
-- :func:`synthetic_movie` - a movie with a known clean version, for tests and benchmarks
 """
 
 from .apply import apply, denoised_blocks
 from .checkpoint import CheckpointError, Denoiser, Settings, load_denoiser
 from .movie import MovieError
 from .network import UNet3D
-from .synthetic import SyntheticMovie, synthetic_movie
 from .train import train
 
-__all__ = ["CheckpointError", "Denoiser", "MovieError", "Settings", "SyntheticMovie", "UNet3D", "apply",
-           "denoised_blocks", "load_denoiser", "synthetic_movie", "train"]
+__all__ = ["CheckpointError", "Denoiser", "MovieError", "Settings", "UNet3D", "apply", "denoised_blocks",
+           "load_denoiser", "train"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
@@ -60,15 +59,3 @@ def band_gains(traces: np.ndarray, reference: np.ndarray, frame_rate: float,
         band = (frequencies >= low) & (frequencies < high)
         gains.append(float((observed[:, band] * clean[:, band].conj()).real.sum() / (np.abs(clean[:, band]) ** 2).sum()))
     return np.array(gains)
-
-
-def spike_inference_correlations(traces_dff: np.ndarray, spike_counts: np.ndarray, model: Any,
-                                 frame_rate: float) -> np.ndarray:
-    """Correlation of Cascade's spike rates from ``traces_dff`` (ROIs × frames, ΔF/F) with the true spike
-    counts smoothed as the model's training target was, per ROI (the paper's measure)."""
-    from ..cascade import predict
-    from ..cascade.metrics import rate_scores
-
-    rates = predict(traces_dff, model, frame_rate=frame_rate)
-    sigma = model.smoothing * frame_rate
-    return np.array([rate_scores(rate, counts, sigma).correlation for rate, counts in zip(rates, spike_counts)])

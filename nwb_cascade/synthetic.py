@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from .cascade.ground_truth import ground_truth_stretches
+
 log = logging.getLogger(__name__)
 
 #: Low-noise ground-truth datasets (GCaMP6f/s in mouse V1, imaged at 60 Hz) used by default.
@@ -98,7 +100,8 @@ def synthetic_movie(
     n_neurons = n_neurons or max(1, height * width // 400)
     footprints = _footprints(n_neurons, height, width, radius, rng)
     if ground_truth is not None:
-        dff, spikes = ground_truth_traces(ground_truth, len(footprints), n_frames, frame_rate, rng)
+        dff, spikes = ground_truth_stretches(ground_truth, GROUND_TRUTH_DATASETS, len(footprints), n_frames,
+                                             frame_rate, rng)
     else:
         dff, spikes = simulated_traces(len(footprints), n_frames, frame_rate, rng)
     baseline = photons * rng.uniform(0.5, 1.5, len(footprints))
@@ -143,33 +146,3 @@ def simulated_traces(n_neurons: int, n_frames: int, frame_rate: float,
     return dff, spikes
 
 
-def ground_truth_traces(root: str | Path, n_neurons: int, n_frames: int, frame_rate: float,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """ΔF/F and spike counts of ``n_neurons`` random stretches of real recordings at ``frame_rate``."""
-    from ..cascade.ground_truth import at_frame_rate, read_neuron
-
-    files = sorted(f for name in GROUND_TRUTH_DATASETS for f in (Path(root) / name).glob("*.mat"))
-    if not files:
-        raise FileNotFoundError(f"{root} holds none of the ground-truth datasets {', '.join(GROUND_TRUTH_DATASETS)}")
-    stretches = []
-    for path in rng.permutation(files):
-        for recording in read_neuron(path):
-            _, dff, counts = at_frame_rate(recording, frame_rate)
-            finite = np.isfinite(dff)
-            if len(dff) < n_frames or not finite.any():
-                continue
-            dff = np.interp(np.arange(len(dff)), np.flatnonzero(finite), dff[finite])
-            stretches.append((dff, counts))
-    if not stretches:
-        raise ValueError(f"no ground-truth recording in {root} is {n_frames} frames long at {frame_rate:g} Hz")
-    dff_rows, spike_rows = [], []
-    for index in range(n_neurons):
-        dff, counts = stretches[rng.integers(len(stretches))] if index >= len(stretches) else stretches[index]
-        first = 0
-        for _ in range(20):  # prefer a stretch with spikes in it
-            first = int(rng.integers(0, len(dff) - n_frames + 1))
-            if counts[first:first + n_frames].sum() > 0:
-                break
-        dff_rows.append(np.clip(dff[first:first + n_frames], -0.5, None))
-        spike_rows.append(counts[first:first + n_frames])
-    return np.array(dff_rows), np.array(spike_rows)
