@@ -3,13 +3,15 @@
 - :func:`annotate` - add spike rates and discrete spikes to an NWB file, in place
 - :func:`infer` - write them, with what they need, into a new NWB file
 - :func:`batch` - :func:`infer` for many sessions (files, folders, URLs, dandisets) on Dask
-- :func:`inspect` - the candidate ΔF/F series of a file
+- :func:`inspect` - every RoiResponseSeries of a file, what it holds, and which a run uses
 - :func:`plot_results` - a figure of traces, rates, spikes and noise levels
 - :func:`nwb_cascade.allen.process_session` - an Allen Brain Observatory session (id, asset, URL, file)
 - :mod:`nwb_cascade.nwb.sources` - local paths, URLs and DANDI assets; ``list_assets`` of a dandiset
-- :mod:`nwb_cascade.denoise` - self-supervised denoising of two-photon movies (``train``, ``apply``)
+- :func:`nwb_cascade.denoising.denoise_nwb` - denoise a TwoPhotonSeries (DeepCAD-RT) into NWB
 
-The method itself lives in :mod:`nwb_cascade.cascade` (numpy and torch only).
+The methods live in :mod:`nwb_cascade.cascade` and :mod:`nwb_cascade.denoise` (numpy and torch
+only), NWB input and output in :mod:`nwb_cascade.nwb`; the README's "How the code is laid out"
+has a line for every module.
 """
 
 from importlib.metadata import PackageNotFoundError, version
