@@ -133,7 +133,11 @@ def inspect_command(file: str) -> None:
     if found["problem"]:
         click.echo(f"a run with no --series would fail: {found['problem']}")
     for name in found["results"]:
-        click.echo(f"  results: {name}")
+        expected = found["expected"].get(name)
+        note = "" if not expected else (
+            f" (expected at the ROIs' noise levels, median: r {expected['correlation']:.2f}, error "
+            f"{expected['error']:.2f}, bias {expected['bias']:+.2f})")
+        click.echo(f"  results: {name}{note}")
 
 
 @main.command("infer")
@@ -201,15 +205,23 @@ def dandi_ls(dandiset: str, pattern: str | None) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--rois", default=None, help="Comma-separated ROI indices (default: the most active).")
 @click.option("--results", "container", default=None, help="Results container name (default: the first).")
+@click.option("--window", default=None, help="Only this stretch, START:STOP in seconds (e.g. 120:150).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
               help="Image file (default: FILE with .png for .nwb).")
-def plot_command(file: str, rois: str | None, container: str | None, out: str | None) -> None:
+def plot_command(file: str, rois: str | None, container: str | None, window: str | None, out: str | None) -> None:
     """Draw ΔF/F, spike rates and spikes of chosen ROIs, and the ROIs' noise levels."""
     from .plot import plot_results
 
     chosen = [int(v) for v in rois.split(",")] if rois else None
+    span = None
+    if window is not None:
+        try:
+            start, stop = (float(v) for v in window.split(":"))
+        except ValueError:
+            raise click.BadParameter(f"{window!r} is not START:STOP in seconds (e.g. 120:150)") from None
+        span = (start, stop)
     target = out or str(default_output(file, "", extension=".png"))
-    plot_results(file, rois=chosen, container=container, out=target)
+    plot_results(file, rois=chosen, container=container, out=target, window=span)
     click.echo(target)
 
 
@@ -274,33 +286,82 @@ def train_command(config: str | None, ground_truth_dir: str | None, out: str | N
 
 
 @main.command("evaluate")
-@click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--ground-truth", "ground_truth_dir", type=click.Path(file_okay=False), default=None)
+@click.argument("target")
+@click.option("--ground-truth", "ground_truth_dir", type=click.Path(file_okay=False), default=None,
+              help="Ground-truth folder (default: the downloaded database).")
+@click.option("--noise-levels", default=None,
+              help="Comma-separated levels to test at (default: the config's; for a model, 2,4).")
+@click.option("--datasets", default=None,
+              help="Comma-separated datasets to hold out (default: a config's training datasets; for a model, "
+                   "those it was not trained on).")
+@click.option("--reference", default=None,
+              help="A model: compare with this model (default: the published general model for its rate, if cached).")
+@click.option("--kernel", type=float, default=None,
+              help="A model: σ (ms) of the common kernel both are scored against (default: the model's smoothing).")
+@click.option("--write-accuracy", is_flag=True,
+              help="A model: write the scores by noise level into its folder (expected_accuracy.csv).")
 @click.option("--workdir", type=click.Path(file_okay=False), default="loso_models", show_default=True,
-              help="Where the leave-one-out models are trained (resumable).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
-@click.option("--noise-levels", default=None, help="Comma-separated levels to test at (default: the config's).")
-@click.option("--datasets", default=None, help="Comma-separated datasets to hold out (default: every training dataset).")
-@click.option("--ensemble-size", type=int, default=None)
-@click.option("--epochs", type=int, default=None)
-@click.option("--workers", type=int, default=None, help="Training processes on the CPU (default: one per core).")
+              help="A config: where the leave-one-out models are trained (resumable).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="A config: also write the table as CSV.")
+@click.option("--ensemble-size", type=int, default=None, help="A config: members per noise level.")
+@click.option("--epochs", type=int, default=None, help="A config: override the published epoch rule.")
+@click.option("--workers", type=int, default=None, help="A config: training processes on the CPU.")
 @device_option
-def evaluate_command(config: str, ground_truth_dir: str | None, workdir: str, csv_path: str | None,
-                     noise_levels: str | None, datasets: str | None, ensemble_size: int | None, epochs: int | None,
-                     workers: int | None, device: str | None) -> None:
-    """Leave-one-dataset-out: train without each dataset, test on it, print the paper's scores."""
-    from .cascade.evaluate import leave_one_out, score_table
-    from .cascade.ground_truth import default_ground_truth_dir
-    from .cascade.model import read_config
+def evaluate_command(target: str, ground_truth_dir: str | None, noise_levels: str | None, datasets: str | None,
+                     reference: str | None, kernel: float | None, write_accuracy: bool, workdir: str,
+                     csv_path: str | None, ensemble_size: int | None, epochs: int | None, workers: int | None,
+                     device: str | None) -> None:
+    """Score TARGET on ground truth it did not see, the paper's way.
 
-    settings = read_config(config)
-    if ensemble_size is not None:
-        settings["ensemble_size"] = ensemble_size
+    TARGET is a training config (config.yaml): leave-one-dataset-out, training without each dataset and
+    testing on it.  Or a model (a folder or a name): scored on the datasets it was not trained on, beside a
+    reference model scored the same way (same noisy traces, one common kernel).
+    """
+    from .cascade.ground_truth import default_ground_truth_dir
+
+    root = Path(ground_truth_dir) if ground_truth_dir else default_ground_truth_dir()
     levels = [float(v) for v in noise_levels.split(",")] if noise_levels else None
     held_out = datasets.split(",") if datasets else None
-    rows = leave_one_out(settings, ground_truth_dir or default_ground_truth_dir(), workdir, noise_levels=levels,
-                         held_out=held_out, device=device, epochs=epochs, workers=workers, csv_path=csv_path)
-    click.echo(score_table(rows))
+    if target.endswith((".yaml", ".yml")):
+        from .cascade.evaluate import leave_one_out, score_table
+        from .cascade.model import read_config
+
+        settings = read_config(target)
+        if ensemble_size is not None:
+            settings["ensemble_size"] = ensemble_size
+        rows = leave_one_out(settings, root, workdir, noise_levels=levels, held_out=held_out, device=device,
+                             epochs=epochs, workers=workers, csv_path=csv_path)
+        click.echo(score_table(rows))
+        return
+    click.echo(evaluate_model(target, root, levels or [2.0, 4.0], held_out, reference, kernel, write_accuracy))
+
+
+def evaluate_model(target: str, root: Path, levels: list[float], datasets: list[str] | None, reference: str | None,
+                   kernel: float | None, write_accuracy: bool) -> str:
+    """The text of ``evaluate MODEL``: the comparison table, and where the expected accuracy went."""
+    from .cascade import load_model
+    from .cascade.evaluate import compare, comparison_table, expected_accuracy, held_out_datasets
+    from .cascade.model import ACCURACY_FILE
+    from .cascade.zoo import cache_dir, closest_model, registry
+
+    model = load_model(target)
+    if reference is None:
+        name = closest_model(list(registry()), "Global_EXC", model.frame_rate, high_noise=False)
+        reference = name if name and (cache_dir() / name).is_dir() else None
+    other = load_model(reference) if reference else None
+    chosen = datasets or held_out_datasets(model, root)
+    rows = compare(model, other, root, chosen, levels, None if kernel is None else kernel / 1000)
+    lines = [f"{model.name} on {len(chosen)} dataset(s) it was not trained on; common kernel "
+             f"{(kernel or model.smoothing * 1000):g} ms" + ("" if other else "; no reference model cached"), "",
+             comparison_table(rows, model.name, other.name if other else None)]
+    if write_accuracy:
+        if model.path is None:
+            raise click.UsageError("--write-accuracy needs a model folder")
+        table = expected_accuracy([row.model for row in rows],
+                                  f"held-out datasets: {', '.join(chosen)}; kernel {(kernel or model.smoothing * 1e3):g} ms")
+        lines.append(f"\nexpected accuracy written to {table.write(model.path / ACCURACY_FILE)}")
+    return "\n".join(lines)
 
 
 @main.command("batch")

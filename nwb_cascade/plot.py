@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -37,11 +36,11 @@ def plot_noise_levels(noise: np.ndarray, model_levels: Sequence[float], ax: Axes
 
 
 def plot_rois(time: np.ndarray, dff: np.ndarray, rates: np.ndarray, spikes: Sequence[np.ndarray] | None,
-              labels: Sequence[Any], axes: Sequence[Axes]) -> None:
+              labels: Sequence[str], axes: Sequence[Axes]) -> None:
     """For each ROI: ΔF/F above, spike rate (spikes/s) below, discrete spikes as ticks under it."""
     for ax, trace, rate, label, index in zip(axes, dff, rates, labels, range(len(labels))):
         ax.plot(time, trace, color="0.3", lw=0.6)
-        ax.set_ylabel(f"ROI {label}\nΔF/F", fontsize=8)
+        ax.set_ylabel(f"{label}\nΔF/F", fontsize=8)
         twin = ax.twinx()
         scale = np.nanmax(trace) - np.nanmin(trace) if np.isfinite(trace).any() else 1.0
         floor = np.nanmin(trace) - 1.1 * scale
@@ -55,7 +54,8 @@ def plot_rois(time: np.ndarray, dff: np.ndarray, rates: np.ndarray, spikes: Sequ
 
 
 def plot_results(path: str | Path, *, rois: Sequence[int] | None = None, container: str | None = None,
-                 out: str | Path | None = None, max_rois: int = 6) -> Figure:
+                 out: str | Path | None = None, max_rois: int = 6,
+                 window: tuple[float, float] | None = None) -> Figure:
     """Figure of one results container of an NWB file: chosen ROIs, then the noise levels.
 
     Parameters
@@ -69,6 +69,12 @@ def plot_results(path: str | Path, *, rois: Sequence[int] | None = None, contain
         Name of the results container in ``processing/cascade``; default: the first.
     out
         Save the figure there (PNG, PDF, SVG by extension).
+    window
+        Only this stretch of the session, (start, stop) in seconds on its time base: the alignment
+        of rates and spikes with the ΔF/F shows at the scale of transients.  Default: all of it.
+
+    Each ROI is labelled with its index and, where the model carries an expected accuracy
+    (``expected_correlation``...), the correlation expected at its noise level.
     """
     from .nwb.open import open_nwb
 
@@ -96,13 +102,17 @@ def plot_results(path: str | Path, *, rois: Sequence[int] | None = None, contain
         bad = [i for i in rois if not 0 <= i < n_rois]
         if bad:
             raise NWBInputError(f"ROI indices {bad} are out of range: this series has {n_rois} ROIs (0-{n_rois - 1})")
-        order = np.argsort(rois)
-        picked = np.asarray(rois)[order]
-        dff = np.asarray(results.source.data[:, picked]).T
-        rate = np.asarray(rates.data[:, picked]).T
+        picked = np.sort(np.asarray(rois))
+        first, stop = _frames_in(time, window, path)
+        time = time[first:stop]
+        dff = np.asarray(results.source.data[first:stop, picked]).T
+        rate = np.asarray(rates.data[first:stop, picked]).T
         spikes = None
         if spikes_table is not None:
-            spikes = [np.asarray(spikes_table["spike_times"][i]) for i in picked]
+            spikes = [times[(times >= time[0]) & (times <= time[-1])]
+                      for times in (np.asarray(spikes_table["spike_times"][i]) for i in picked)]
+        expected = getattr(rates, "expected_correlation", None)
+        labels = [f"ROI {i}" + (f" (r≈{float(expected[i]):.2f})" if expected is not None else "") for i in picked]
         levels = yaml.safe_load(results.model_config).get("noise_levels", [])
         noise = np.asarray(rates.noise_levels[:])
         figure = plt.figure(figsize=(10, 1.6 * len(picked) + 2.4), layout="constrained")
@@ -112,12 +122,26 @@ def plot_results(path: str | Path, *, rois: Sequence[int] | None = None, contain
             ax.sharex(axes[0])
         for ax in axes[:-1]:
             ax.tick_params(labelbottom=False)
-        plot_rois(time, dff, rate, spikes, picked, axes)
+        plot_rois(time, dff, rate, spikes, labels, axes)
         if axes:
             axes[-1].set_xlabel("time (s)")
-            axes[0].set_title(f"{results.source.name}: ΔF/F (grey), spike rate (blue), spikes (red) - {results.model_name}",
-                              fontsize=9)
+            title = f"{results.source.name}: ΔF/F (grey), spike rate (blue), spikes (red) - {results.model_name}"
+            if expected is not None:
+                title += " (r≈: expected correlation at the ROI's noise level)"
+            axes[0].set_title(title, fontsize=9)
         plot_noise_levels(noise, levels, figure.add_subplot(grid[-1]))
     if out is not None:
         figure.savefig(out, dpi=120)
     return figure
+
+
+def _frames_in(time: np.ndarray, window: tuple[float, float] | None, path: str | Path) -> tuple[int, int]:
+    """The frames ``[first, stop)`` whose times fall in ``window`` (all without one)."""
+    if window is None:
+        return 0, len(time)
+    start, end = window
+    first, stop = int(np.searchsorted(time, start, "left")), int(np.searchsorted(time, end, "right"))
+    if not end > start or stop - first < 2:
+        raise NWBInputError(f"the window {start:g}-{end:g} s holds {max(0, stop - first)} frame(s) of {path}; its "
+                            f"frames run from {time[0]:.3f} s to {time[-1]:.3f} s")
+    return first, stop

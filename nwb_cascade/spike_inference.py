@@ -394,11 +394,12 @@ def infer_with(source: str | Path | Source, output: str | Path, options: RunOpti
 def inspect(path: str | Path) -> dict[str, Any]:
     """Every RoiResponseSeries of an NWB file, what each holds, which a run would use, and the results it holds.
 
-    Returns ``{"series": [...], "results": [...], "problem": str}``; each series is a dict
+    Returns ``{"series": [...], "results": [...], "expected": {...}, "problem": str}``; each series is a dict
     with its path, container kind, role, ROIs, frames, frame rate, unit, whether a run uses
     it by default (and, for fluorescence, with which neuropil), its noise levels (for the
     series a run uses: of the ΔF/F it reads or computes), and why it cannot be read as
-    traces (``problem``).  ``problem`` at the top says why a default run would fail.
+    traces (``problem``).  ``expected`` holds, per results container whose model carries an expected
+    accuracy, its median over ROIs.  ``problem`` at the top says why a default run would fail.
     """
     with open_nwb(path, "r") as (_, nwbfile):
         candidates = find_series(nwbfile)
@@ -411,12 +412,25 @@ def inspect(path: str | Path) -> dict[str, Any]:
         rows = [_inspect_row(info, used.get(id(info))) for info in candidates]
         module = nwbfile.processing.get(MODULE)
         results = sorted(module.data_interfaces) if module is not None else []
+        expected = {f"processing/{MODULE}/{name}": _expected_medians(module[name]) for name in results
+                    if not name.endswith(STAGING_SUFFIX)}
     left = [name for name in results if name.endswith(STAGING_SUFFIX)]
     if left:
         log.warning("%s holds %s, left half-written by an interrupted run of an earlier version; the next in-place "
                     "run removes it", path, ", ".join(left))
     return {"series": rows, "results": [f"processing/{MODULE}/{name}" for name in results if name not in left],
-            "problem": problem}
+            "expected": {name: values for name, values in expected.items() if values}, "problem": problem}
+
+
+def _expected_medians(results: Any) -> dict[str, float]:
+    """The median over ROIs of the expected correlation, error and bias stored with results (empty without them)."""
+    rates = getattr(results, "spike_rates", None)
+    values = {}
+    for measure in ("correlation", "error", "bias"):
+        data = getattr(rates, f"expected_{measure}", None)
+        if data is not None:
+            values[measure] = float(np.nanmedian(np.asarray(data[:], dtype=float)))
+    return values
 
 
 def _inspect_row(info: Any, plane: PlaneInput | None) -> dict[str, Any]:

@@ -45,9 +45,9 @@ def main() -> None:
         author=["nwb-cascade developers"],
         contact=["nwb-cascade developers"],
     )
-    for type_name in ("RoiResponseSeries", "NWBDataInterface", "TwoPhotonSeries", "DfOverF"):
+    for type_name in ("RoiResponseSeries", "NWBDataInterface", "TwoPhotonSeries", "DfOverF", "Units"):
         builder.include_type(type_name, namespace="core")
-    for type_name in ("DynamicTable", "DynamicTableRegion", "VectorData", "VectorIndex"):
+    for type_name in ("DynamicTableRegion", "VectorData"):
         builder.include_type(type_name, namespace="hdmf-common")
 
     spike_rates = NWBGroupSpec(
@@ -74,6 +74,20 @@ def main() -> None:
                 shape=[None],
                 dims=["num_ROIs"],
             ),
+            *[
+                NWBDatasetSpec(
+                    name=f"expected_{measure}",
+                    doc=f"The {measure} this model is expected to reach for each ROI: the model's {measure} measured "
+                    "on ground truth it was not trained on (median over held-out neurons; the paper's measure), at "
+                    "the ROI's noise level (linearly interpolated between the measured levels, held at the ends). "
+                    "Absent for a model without such a measurement (its folder has no expected_accuracy.csv).",
+                    dtype="float64",
+                    shape=[None],
+                    dims=["num_ROIs"],
+                    quantity="?",
+                )
+                for measure in ("correlation", "error", "bias")
+            ],
         ],
         attributes=[
             NWBAttributeSpec(name="model_name", doc="Name of the Cascade model.", dtype="text"),
@@ -94,8 +108,14 @@ def main() -> None:
 
     discrete_spikes = NWBGroupSpec(
         neurodata_type_def="CascadeDiscreteSpikes",
-        neurodata_type_inc="DynamicTable",
-        doc="Discrete spikes fitted to Cascade spike rates: one row per ROI.",
+        neurodata_type_inc="Units",
+        doc=(
+            "Discrete spikes fitted to Cascade spike rates: one row (unit) per ROI. A Units table, so that readers "
+            "of spike times (pynapple's TsGroup, NWB Widgets) read it as they read spike-sorted units: spike_times "
+            "(s, ragged: the frame's time; k spikes in one frame spread evenly over its interval, centred on that "
+            "time), and per ROI its row of the PlaneSegmentation (rois), that row's id (roi_id) and the number of "
+            "spikes (spike_count)."
+        ),
         datasets=[
             NWBDatasetSpec(
                 name="rois",
@@ -103,13 +123,10 @@ def main() -> None:
                 doc="The ROI of each row, a region of the PlaneSegmentation of the source series.",
             ),
             NWBDatasetSpec(
-                name="spike_times",
-                neurodata_type_inc="VectorData",
-                dtype="float64",
-                doc="Spike times (s) of each ROI, on the session's time base; a time repeats for two spikes in one frame.",
-                attributes=[NWBAttributeSpec(name="resolution", doc="Smallest spacing of spike times (s): one frame.", dtype="float64", required=False)],
+                name="roi_id", neurodata_type_inc="VectorData", dtype="int64", quantity="?",
+                doc="The id of each row's ROI in its PlaneSegmentation (the id column of that table); written since "
+                "ndx-cascade 0.2.0.",
             ),
-            NWBDatasetSpec(name="spike_times_index", neurodata_type_inc="VectorIndex", doc="Index into spike_times."),
             NWBDatasetSpec(
                 name="spike_count", neurodata_type_inc="VectorData", dtype="int64", doc="Number of spikes of each ROI."
             ),

@@ -86,7 +86,13 @@ def test_negative_rates_warn_and_count_as_zero():
 
 
 def test_spike_times_from_rate_or_timestamps():
+    """One spike: its frame's time; k spikes in one frame: spread evenly over the frame's interval, centred on
+    its time (no two spikes of a unit at one instant, which NWB's Units and their readers assume)."""
     frames = np.array([0, 3, 3, 10])
-    np.testing.assert_allclose(spike_times(frames, rate=30.0, starting_time=2.0), 2.0 + frames / 30.0)
+    spread = np.array([0.0, -0.25, 0.25, 0.0])  # of a frame interval
+    np.testing.assert_allclose(spike_times(frames, rate=30.0, starting_time=2.0), 2.0 + (frames + spread) / 30.0)
     stamps = np.linspace(5.0, 6.0, 11)
-    np.testing.assert_allclose(spike_times(frames, timestamps=stamps), stamps[frames])
+    np.testing.assert_allclose(spike_times(frames, timestamps=stamps), stamps[frames] + spread * 0.1)
+    three = spike_times(np.array([4, 4, 4]), rate=10.0)
+    np.testing.assert_allclose(three, 0.4 + np.array([-1, 0, 1]) / 30.0)
+    assert np.all(np.diff(spike_times(np.array([1, 2, 2, 2, 3]), rate=30.0)) > 0)

@@ -20,7 +20,7 @@ import numpy as np
 from .ground_truth import at_frame_rate, read_neuron, with_noise_level
 from .inference import predict
 from .metrics import RateScores, rate_scores
-from .model import CascadeModel
+from .model import ACCURACY_MEASURES, CascadeModel, ExpectedAccuracy
 from .train import train
 
 log = logging.getLogger(__name__)
@@ -158,3 +158,76 @@ def rate_correlations(traces_dff: np.ndarray, spike_counts: np.ndarray, model: C
     rates = predict(traces_dff, model, frame_rate=frame_rate)
     sigma = model.smoothing * frame_rate
     return np.array([rate_scores(rate, counts, sigma).correlation for rate, counts in zip(rates, spike_counts)])
+
+
+def held_out_datasets(model: CascadeModel, ground_truth: str | Path) -> list[str]:
+    """The ground-truth datasets the model was not trained on, of the kind it was trained for (excitatory
+    datasets for a model trained on excitatory ones only)."""
+    from .ground_truth import dataset_folders, excitatory
+
+    names = [folder.name for folder in dataset_folders(ground_truth)]
+    trained = set(model.config.get("training_datasets", []))
+    unseen = [name for name in names if name not in trained]
+    return excitatory(unseen) if trained and set(excitatory(sorted(trained))) == trained else unseen
+
+
+def expected_accuracy(rows: Sequence[DatasetScores], note: str) -> ExpectedAccuracy:
+    """By noise level: the median over datasets of each dataset's median correlation, error and bias."""
+    levels = sorted({row.noise_level for row in rows})
+
+    def median(name: str, level: float) -> float:
+        values = np.array([getattr(row, name) for row in rows if row.noise_level == level], dtype=float)
+        values = values[np.isfinite(values)]
+        return float(np.median(values)) if values.size else float("nan")
+
+    return ExpectedAccuracy(np.array(levels, dtype=float),
+                            *(np.array([median(name, level) for level in levels]) for name in ACCURACY_MEASURES),
+                            note=note)
+
+
+@dataclass
+class Comparison:
+    """One held-out dataset at one noise level, scored for a model and a reference the same way."""
+
+    dataset: str
+    noise_level: float
+    model: DatasetScores
+    reference: DatasetScores | None
+
+
+def compare(model: CascadeModel, reference: CascadeModel | None, ground_truth: str | Path, datasets: Sequence[str],
+            noise_levels: Sequence[float], smoothing: float | None = None) -> list[Comparison]:
+    """Score ``model`` (and ``reference``) on ``datasets`` at each noise level, against the true spikes smoothed
+    with one common kernel (``smoothing``, s; default the model's): the same noisy traces for both."""
+    kernel = model.smoothing if smoothing is None else smoothing
+    rows = []
+    for dataset in datasets:
+        folder = Path(ground_truth) / dataset
+        for level in noise_levels:
+            ours = score_dataset(model, folder, float(level), smoothing=kernel)
+            theirs = score_dataset(reference, folder, float(level), smoothing=kernel) if reference else None
+            log.info("%s at noise %g: r %.3f%s", dataset, level, ours.correlation,
+                     f" (reference {theirs.correlation:.3f})" if theirs else "")
+            rows.append(Comparison(dataset, float(level), ours, theirs))
+    return rows
+
+
+def comparison_table(rows: Sequence[Comparison], model: str, reference: str | None) -> str:
+    """The comparison as a markdown table, with the median correlation of each over all rows."""
+    head = f"| dataset | noise | {model} r / error / bias |" + (f" {reference} r / error / bias | Δr |" if reference else "")
+    lines = [head, "|---|---|---|" + ("---|---|" if reference else "")]
+
+    def cell(scores: DatasetScores) -> str:
+        return f"{scores.correlation:.3f} / {scores.error:.2f} / {scores.bias:+.2f}"
+
+    for row in rows:
+        line = f"| {row.dataset} | {row.noise_level:g} | {cell(row.model)} |"
+        if row.reference is not None:
+            line += f" {cell(row.reference)} | {row.model.correlation - row.reference.correlation:+.3f} |"
+        lines.append(line)
+    ours = np.nanmedian([row.model.correlation for row in rows]) if rows else float("nan")
+    line = f"| **median r** | | **{ours:.3f}** |"
+    if reference:
+        theirs = np.nanmedian([row.reference.correlation for row in rows])
+        line += f" **{theirs:.3f}** | {ours - theirs:+.3f} |"
+    return "\n".join(lines + [line])

@@ -25,6 +25,8 @@ from .network import STATE_KEYS, CascadeNet, TraceEnsemble
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
+ACCURACY_FILE = "expected_accuracy.csv"
+ACCURACY_MEASURES = ("correlation", "error", "bias")
 WEIGHT_PATTERN = re.compile(r"^Model_NoiseLevel_(\d+)_Ensemble_(\d+)\.pth$")
 
 #: Keys every model config must have (the published template's keys that inference or
@@ -54,6 +56,55 @@ def weight_file_name(noise_level: int, member: int) -> str:
     return f"Model_NoiseLevel_{int(noise_level)}_Ensemble_{int(member)}.pth"
 
 
+@dataclass(frozen=True)
+class ExpectedAccuracy:
+    """What a model reaches on ground truth it was not trained on, by noise level (``expected_accuracy.csv``
+    in its folder): the median over held-out datasets of each dataset's median over neurons."""
+
+    noise_levels: np.ndarray
+    correlation: np.ndarray
+    error: np.ndarray
+    bias: np.ndarray
+    note: str = ""
+
+    def at(self, roi_noise: np.ndarray) -> dict[str, np.ndarray]:
+        """Each measure at each ROI's noise level: linear between measured levels, held at the ends; NaN for NaN."""
+        noise = np.asarray(roi_noise, dtype=float)
+        values = {}
+        for measure in ACCURACY_MEASURES:
+            known = np.asarray(getattr(self, measure), dtype=float)
+            interpolated = np.interp(noise, self.noise_levels, known)
+            values[measure] = np.where(np.isfinite(noise), interpolated, np.nan)
+        return values
+
+    def write(self, path: Path) -> Path:
+        """Write the table as CSV (``noise_level, correlation, error, bias, note``)."""
+        import csv
+
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["noise_level", *ACCURACY_MEASURES, "note"])
+            for index, level in enumerate(self.noise_levels):
+                writer.writerow([f"{level:g}", *(f"{getattr(self, name)[index]:.4f}" for name in ACCURACY_MEASURES),
+                                 self.note if index == 0 else ""])
+        return Path(path)
+
+    @classmethod
+    def read(cls, path: Path) -> ExpectedAccuracy:
+        import csv
+
+        with open(path, newline="") as handle:
+            rows = [row for row in csv.DictReader(handle) if not row["noise_level"].startswith("#")]
+        rows.sort(key=lambda row: float(row["noise_level"]))
+        try:
+            columns = {name: np.array([float(row[name]) for row in rows]) for name in ("noise_level",
+                                                                                      *ACCURACY_MEASURES)}
+        except (KeyError, ValueError) as error:
+            raise ModelError(f"{path}: not a table of noise_level, correlation, error, bias ({error})") from error
+        return cls(columns["noise_level"], columns["correlation"], columns["error"], columns["bias"],
+                   rows[0].get("note", "") if rows else "")
+
+
 @dataclass
 class CascadeModel:
     """A Cascade model: its config and the weights of every noise level's ensemble.
@@ -71,6 +122,7 @@ class CascadeModel:
     config: dict[str, Any]
     weights: dict[int, list[dict[str, torch.Tensor]]]
     path: Path | None = None
+    accuracy: ExpectedAccuracy | None = None  # from the folder's expected_accuracy.csv, where it has one
     _ensembles: dict[tuple[int, str], TraceEnsemble] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -138,7 +190,12 @@ class CascadeModel:
     def first_members(self, count: int) -> CascadeModel:
         """The same model with only the first ``count`` members of each ensemble (to measure what members add)."""
         return CascadeModel(dict(self.config), {level: members[:count] for level, members in self.weights.items()},
-                            self.path)
+                            self.path, self.accuracy if count >= self.members else None)
+
+    @property
+    def members(self) -> int:
+        """Ensemble members per noise level (the fewest, if they differ)."""
+        return min(len(members) for members in self.weights.values())
 
     def network(self, noise_level: int, member: int) -> CascadeNet:
         """One member as the published per-window network (for training or reference)."""
@@ -164,6 +221,8 @@ class CascadeModel:
         for level, members in self.weights.items():
             for k, state in enumerate(members):
                 torch.save({key: value.detach().cpu() for key, value in state.items()}, folder / weight_file_name(level, k))
+        if self.accuracy is not None:
+            self.accuracy.write(folder / ACCURACY_FILE)
         return folder
 
 
@@ -278,4 +337,5 @@ def load_model_folder(folder: str | Path) -> CascadeModel:
                 raise ModelError(f"{path}: cannot be read as a PyTorch state dict ({error}); download it again") from error
             weights[level].append(state)
     log.debug("loaded model %s from %s: levels %s x %d members", config["model_name"], folder, levels, size)
-    return CascadeModel(config=config, weights=weights, path=folder)
+    accuracy = ExpectedAccuracy.read(folder / ACCURACY_FILE) if (folder / ACCURACY_FILE).is_file() else None
+    return CascadeModel(config=config, weights=weights, path=folder, accuracy=accuracy)

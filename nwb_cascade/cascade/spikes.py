@@ -153,13 +153,32 @@ def discrete_spikes(
 
 def spike_times(spike_frames: np.ndarray, *, timestamps: np.ndarray | None = None, rate: float | None = None,
                 starting_time: float = 0.0) -> np.ndarray:
-    """Frame indices to times in seconds, from the series' timestamps or from its rate and start."""
+    """Frame indices to times in seconds, from the series' timestamps or from its rate and start.
+
+    A frame holds the spikes of one frame interval, in an order nobody knows: ``k`` spikes in one frame
+    get times spread evenly over that frame's interval, centred on the frame's time
+    (``t + (j + 1/2) / k × Δt - Δt / 2`` for j = 0 ... k-1; one spike: the frame's time), so that no
+    unit has two spikes at one instant.  ``spike_frames`` must be sorted (as :func:`discrete_spikes`
+    gives them).
+    """
     frames = np.asarray(spike_frames, dtype=np.int64)
     if timestamps is not None:
-        return np.asarray(timestamps, dtype=float)[frames]
-    if rate is None or rate <= 0:
-        raise InputError("spike_times needs the series' timestamps or its (positive) frame rate")
-    return starting_time + frames / float(rate)
+        stamps = np.asarray(timestamps, dtype=float)
+        times = stamps[frames]
+        interval = np.median(np.diff(stamps)) if stamps.size > 1 else 0.0
+    else:
+        if rate is None or rate <= 0:
+            raise InputError("spike_times needs the series' timestamps or its (positive) frame rate")
+        times = starting_time + frames / float(rate)
+        interval = 1.0 / float(rate)
+    if frames.size > 1 and np.any(frames[1:] == frames[:-1]):
+        first = np.r_[True, frames[1:] != frames[:-1]]
+        start = np.flatnonzero(first)
+        counts = np.diff(np.r_[start, frames.size])
+        rank = np.arange(frames.size) - np.repeat(start, counts)
+        share = np.repeat(counts, counts)
+        times = times + ((rank + 0.5) / share - 0.5) * interval
+    return times
 
 
 def l1_error(rate: np.ndarray, approximation: np.ndarray) -> float:

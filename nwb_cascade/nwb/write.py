@@ -114,6 +114,8 @@ def build_results(inference: Inference, series: RoiResponseSeries, name: str) ->
     """
     model = inference.model
     timing = _timing_link(series)
+    expected = {} if model.accuracy is None else \
+        {f"expected_{name}": values for name, values in model.accuracy.at(inference.noise_levels).items()}
     spike_rates = CascadeSpikeRates(
         name="spike_rates",
         unit="spikes/s",
@@ -127,6 +129,7 @@ def build_results(inference: Inference, series: RoiResponseSeries, name: str) ->
         model_frame_rate=model.frame_rate,
         smoothing=model.smoothing,
         threshold_mode=threshold_mode(inference.threshold),
+        **expected,
         **timing,
     )
     discrete = None
@@ -177,7 +180,7 @@ def _region(series: RoiResponseSeries, description: str) -> DynamicTableRegion:
 
 
 def discrete_spikes_table(inference: Inference, series: RoiResponseSeries) -> CascadeDiscreteSpikes:
-    """One row per ROI: its region, spike times in seconds (ragged), spike count."""
+    """One row (unit) per ROI: its region and id, spike times in seconds (ragged), spike count."""
     stamps = None if series.timestamps is None else np.asarray(series.timestamps[:], dtype=float)
     times = [
         spike_times(frames, timestamps=stamps, rate=series.rate, starting_time=float(series.starting_time or 0.0))
@@ -189,12 +192,13 @@ def discrete_spikes_table(inference: Inference, series: RoiResponseSeries) -> Ca
         data=np.concatenate(times) if times else np.zeros(0),
         description="spike times (s) of each ROI, on the session's time base",
     )
+    rows = np.asarray(series.rois.data[:])
     columns = [
-        DynamicTableRegion(
-            name="rois", data=np.asarray(series.rois.data[:]), description="the ROI of each row", table=series.rois.table
-        ),
         spike_data,
         VectorIndex(name="spike_times_index", data=np.cumsum(counts), target=spike_data),
+        DynamicTableRegion(name="rois", data=rows, description="the ROI of each row", table=series.rois.table),
+        VectorData(name="roi_id", data=np.asarray(series.rois.table.id[:], dtype=np.int64)[rows],
+                   description="the id of each row's ROI in its PlaneSegmentation"),
         VectorData(name="spike_count", data=counts, description="number of spikes of each ROI"),
     ]
     return CascadeDiscreteSpikes(name="discrete_spikes", id=np.arange(len(counts)), columns=columns,
