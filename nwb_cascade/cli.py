@@ -147,19 +147,24 @@ def inspect_command(file: str) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
               help="New NWB file for the results (default: FILE with .cascade.nwb; for remote sources a name from "
                    "the asset path, in the working directory).")
+@click.option("--lindi", type=click.Path(dir_okay=False), default=None,
+              help="For a remote FILE: write the results as a LINDI amendment OUT.nwb.lindi.tar that references "
+                   "FILE by URL (no copy of it).")
 @overwrite_option("existing results / an existing output file")
-def infer_command(file: str, options, in_place: bool, output: str | None, overwrite: bool) -> None:
+def infer_command(file: str, options, in_place: bool, output: str | None, lindi: str | None, overwrite: bool) -> None:
     """Infer spike rates (and discrete spikes) for FILE and write them as NWB.
 
     FILE is a local NWB file, an http(s) URL or a DANDI asset (DANDI:000728/sub-.../file.nwb[@VERSION],
     or a DANDI web or API URL); remote files are streamed, and their results go to a new local file.
     """
     from .nwb.sources import resolve
-    from .spike_inference import annotate_with, infer_with
+    from .spike_inference import amend_with, annotate_with, infer_with
 
-    if in_place and output:
-        raise click.UsageError("--in-place and --output exclude each other")
-    if in_place:
+    if sum(bool(value) for value in (in_place, output, lindi)) > 1:
+        raise click.UsageError("--in-place, --output and --lindi exclude each other")
+    if lindi:
+        summary = amend_with(file, Path(lindi), options, overwrite=overwrite)
+    elif in_place:
         summary = annotate_with(resolve(file), options, overwrite=overwrite)
     else:
         summary = infer_with(file, Path(output) if output else default_output(file), options, overwrite=overwrite)

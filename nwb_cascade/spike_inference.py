@@ -391,6 +391,24 @@ def infer_with(source: str | Path | Source, output: str | Path, options: RunOpti
     return _summary(output, inferences, time.perf_counter() - start)
 
 
+def amend_with(source: str | Path | Source, output: str | Path, options: RunOptions, *,
+               overwrite: bool = False) -> RunSummary:
+    """Infer spikes for a remote NWB file and write the results as a LINDI amendment of it (``.nwb.lindi.tar``):
+    the original session, referenced by URL, with the ``cascade`` module added (:mod:`nwb_cascade.nwb.lindi`)."""
+    from .nwb.lindi import amendment
+
+    start = time.perf_counter()
+    resolved = source if isinstance(source, Source) else resolve(source)
+    output = check_target(resolved, output, in_place=False, overwrite=overwrite)
+    with amendment(resolved, output) as (io, nwbfile):
+        planes = choose_inputs(nwbfile, options.series, compute_dff=options.compute_dff)
+        inferences = _run_planes(nwbfile, planes, options, provenance(nwbfile, resolved))
+        add_to_module(nwbfile, [build_results(inference, inference.info.series, inference.info.name, whole=True)
+                                for inference in inferences], MODULE, MODULE_DESCRIPTION)
+        io.write(nwbfile, expandable=())
+    return _summary(output, inferences, time.perf_counter() - start)
+
+
 def inspect(path: str | Path) -> dict[str, Any]:
     """Every RoiResponseSeries of an NWB file, what each holds, which a run would use, and the results it holds.
 
@@ -500,5 +518,6 @@ def _summary(output: Path, inferences: list[Inference], seconds: float) -> RunSu
     return RunSummary(output=output, per_plane=planes, seconds=seconds)
 
 
-__all__ = ["PlaneSummary", "RunOptions", "RunSummary", "annotate", "annotate_with", "infer", "infer_with", "inspect",
+__all__ = ["PlaneSummary", "RunOptions", "RunSummary", "amend_with", "annotate", "annotate_with", "infer", "infer_with",
+           "inspect",
            "matched_training_config"]

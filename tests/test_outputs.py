@@ -167,3 +167,51 @@ def test_plot_window_shows_only_that_stretch(tmp_path, allen_traces):
     assert (tmp_path / "window.png").stat().st_size > 0
     with pytest.raises(NWBInputError, match="window 500-510 s holds 0 frame"):
         plot_results(output, window=(500.0, 510.0))
+
+
+@pytest.mark.slow
+def test_lindi_amendment_of_a_served_file(tmp_path, allen_traces):
+    """``--lindi``: the results as a LINDI amendment of a remote file: pynwb + lindi see the original session with
+    the cascade module added; it sends fewer bytes than the standalone copy, and holds the same rates."""
+    import lindi
+
+    from nwb_cascade.cli import main
+    from nwb_cascade.nwb.example import write_example_file
+
+    from .http_server import RangeServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+    movie = np.random.default_rng(0).integers(0, 4000, (1500, 128, 128), dtype=np.uint16)
+    write_example_file(served / "session.nwb", allen_traces[:20, :6001], 30.0, movie=movie)
+    from click.testing import CliRunner
+
+    with RangeServer(served) as server:
+        url = f"{server.url}/session.nwb"
+        standalone = infer(url, tmp_path / "standalone.nwb", model=need(MODEL_DIR))
+        standalone_bytes = server.bytes_sent()
+        server.log.clear()
+        result = CliRunner().invoke(main, ["infer", url, "--lindi", str(tmp_path / "session.nwb.lindi.tar"),
+                                           "--model", str(need(MODEL_DIR))])
+        assert result.exit_code == 0, result.output
+        amendment_bytes = server.bytes_sent()
+        handle = lindi.LindiH5pyFile.from_lindi_file(str(tmp_path / "session.nwb.lindi.tar"))
+        with NWBHDF5IO(file=handle, mode="r") as io:
+            nwbfile = io.read()
+            results = nwbfile.processing["cascade"]["ophys_DfOverF_DfOverF"]
+            assert results.source is nwbfile.processing["ophys"]["DfOverF"]["DfOverF"]  # the original's series
+            assert results.spike_rates.rois.table is results.source.rois.table
+            assert "TwoPhotonSeries" in nwbfile.acquisition and results.source_url == url
+            rates = np.asarray(results.spike_rates.data[:])
+            spikes = [np.asarray(results.discrete_spikes["spike_times"][i]) for i in range(20)]
+    with NWBHDF5IO(str(standalone.output), "r") as io:
+        copy = io.read().processing["cascade"]["ophys_DfOverF_DfOverF"]
+        np.testing.assert_array_equal(rates, copy.spike_rates.data[:])
+        for index, times in enumerate(spikes):
+            np.testing.assert_array_equal(times, copy.discrete_spikes["spike_times"][index])
+    size = (served / "session.nwb").stat().st_size
+    amendment_size = (tmp_path / "session.nwb.lindi.tar").stat().st_size
+    print(f"LINDI: file {size} B, standalone sent {standalone_bytes} B, amendment sent {amendment_bytes} B, "
+          f"amendment {amendment_size} B, standalone {(tmp_path / 'standalone.nwb').stat().st_size} B")
+    assert amendment_bytes < standalone_bytes and amendment_bytes < size / 4, (amendment_bytes, standalone_bytes, size)
+    assert amendment_size < size / 4  # (a tar of references: the original's cached specs and padding, ~2.5 MB)

@@ -101,13 +101,19 @@ class ArrayBlocks(GenericDataChunkIterator):
         return self.out_dtype
 
 
-def compressed(array: Any, scale: float = 1.0, dtype: np.dtype | None = None) -> H5DataIO:
-    """``array`` wrapped for chunked, gzip-compressed writing."""
-    return H5DataIO(data=ArrayBlocks(array, scale, dtype), compression="gzip", compression_opts=4)
+def compressed(array: Any, scale: float = 1.0, dtype: np.dtype | None = None, *, whole: bool = False) -> H5DataIO:
+    """``array`` wrapped for chunked, gzip-compressed writing: block by block, or (``whole``, for stores that take
+    no growing datasets, such as LINDI's) as one array."""
+    blocks = ArrayBlocks(array, scale, dtype)
+    if whole:
+        data = np.ascontiguousarray(np.asarray(array, dtype=blocks.out_dtype) * blocks.out_dtype.type(scale))
+        return H5DataIO(data=data, compression="gzip", compression_opts=4, chunks=blocks.chunk_shape)
+    return H5DataIO(data=blocks, compression="gzip", compression_opts=4)
 
 
-def build_results(inference: Inference, series: RoiResponseSeries, name: str) -> CascadeResults:
-    """The results container for ``inference``, on the ROIs and timing of ``series`` (in the target file).
+def build_results(inference: Inference, series: RoiResponseSeries, name: str, *, whole: bool = False) -> CascadeResults:
+    """The results container for ``inference``, on the ROIs and timing of ``series`` (in the target file); with
+    ``whole``, its arrays are written in one piece (see :func:`compressed`).
 
     When ΔF/F was computed from fluorescence, it is kept in the container (a ``DfOverF``
     named ``dff``) and ``source`` links to it: the series the spikes were inferred from.
@@ -119,7 +125,7 @@ def build_results(inference: Inference, series: RoiResponseSeries, name: str) ->
     spike_rates = CascadeSpikeRates(
         name="spike_rates",
         unit="spikes/s",
-        data=compressed(inference.rates.T, scale=inference.frame_rate, dtype=np.float32),
+        data=compressed(inference.rates.T, scale=inference.frame_rate, dtype=np.float32, whole=whole),
         rois=_region(series, series.rois.description),
         description=f"Spike rates inferred by Cascade from {inference.info.path}",
         comments="Frames without a full network window, or whose window touched a missing input frame, are NaN.",
@@ -140,7 +146,7 @@ def build_results(inference: Inference, series: RoiResponseSeries, name: str) ->
         dff = DfOverF(name="dff")
         source = dff.create_roi_response_series(
             name=series.name,
-            data=compressed(inference.dff.T, dtype=np.float32),
+            data=compressed(inference.dff.T, dtype=np.float32, whole=whole),
             rois=_region(series, "the ROIs of the fluorescence series"),
             unit="n.a.",
             description=f"ΔF/F computed by nwb-cascade from {inference.info.path} (recipe: the results' dff_recipe)",
