@@ -14,9 +14,17 @@ from pynwb.ophys import ImagingPlane, TwoPhotonSeries
 
 from .denoise.apply import denoised_blocks
 from .denoise.checkpoint import Denoiser, load_denoiser
-from .denoise.movie import as_movie, frame_range
+from .denoise.movie import frame_range
 from .denoise.train import train
-from .nwb.denoised import MODULE, MODULE_DESCRIPTION, choose_two_photon_series, denoised_series, frames_of
+from .nwb.denoised import (
+    MODULE,
+    MODULE_DESCRIPTION,
+    choose_two_photon_series,
+    close_movie,
+    denoised_series,
+    frames_of,
+    movie_of,
+)
 from .nwb.extension import DenoisedTwoPhotonSeries
 from .nwb.inplace import ensure_free_space
 from .nwb.open import open_nwb
@@ -92,13 +100,16 @@ def denoise_nwb(
             with open_nwb(reading, "r") as (_, nwbfile):
                 info = choose_two_photon_series(nwbfile, series)
                 existing = refuse_existing(nwbfile, resolved.text, MODULE, [info.name], overwrite, "")
-                start, stop = frame_range(as_movie(info.series).shape[0], frames)
-                ensure_free_space(reading.path.parent, (stop - start) * info.series.data.dtype.itemsize
-                                  * int(np.prod(info.series.data.shape[1:])), f"the denoised movie in {source}")
+                movie = movie_of(info.series, resolved.path)
+                start, stop = frame_range(movie.shape[0], frames)
+                ensure_free_space(reading.path.parent, (stop - start) * np.dtype(movie.dtype).itemsize
+                                  * int(np.prod(movie.shape[1:])), f"the denoised movie in {source}")
+                close_movie(movie)
             remove_groups(reading.path, MODULE, existing)
         io, nwbfile = stack.enter_context(open_nwb(reading, "a" if in_place else "r"))
         info = choose_two_photon_series(nwbfile, series)
-        movie = as_movie(info.series)
+        movie = movie_of(info.series, resolved.path)  # the source's path: external files are found beside it
+        stack.callback(close_movie, movie)
         shape = tuple(int(v) for v in movie.shape)
         start, stop = frame_range(movie.shape[0], frames)
         trained = model is None
@@ -112,7 +123,7 @@ def denoise_nwb(
         def build(name: str, plane: ImagingPlane, link: TwoPhotonSeries | None) -> DenoisedTwoPhotonSeries:
             blocks = denoised_blocks(movie, denoiser, frames=(start, stop), batch_size=batch_size, device=device,
                                      progress=progress)
-            return denoised_series(info.series, name, plane, frames_of(blocks, movie.dtype), (start, stop),
+            return denoised_series(info.series, movie, name, plane, frames_of(blocks, movie.dtype), (start, stop),
                                    denoiser, details, link)
 
         if in_place:

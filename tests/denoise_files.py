@@ -7,14 +7,16 @@ from pathlib import Path
 from uuid import uuid4
 
 import numpy as np
+from hdmf.backends.hdf5 import H5DataIO
 from pynwb import NWBHDF5IO, NWBFile
 from pynwb.file import Subject
 from pynwb.ophys import OpticalChannel, TwoPhotonSeries
 
 
 def write_movie_file(path: Path, movie: np.ndarray, *, rate: float = 30.0, timestamps: bool = False,
-                     name: str = "TwoPhotonSeries") -> Path:
-    """An NWB file with ``movie`` as ``acquisition/<name>`` on one imaging plane."""
+                     name: str = "TwoPhotonSeries", chunks: tuple[int, ...] | None = None) -> Path:
+    """An NWB file with ``movie`` as ``acquisition/<name>`` on one imaging plane (HDF5 chunks ``chunks``, compressed,
+    or contiguous when None)."""
     nwbfile = NWBFile(session_description="synthetic two-photon movie", identifier=str(uuid4()),
                       session_start_time=datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc), lab="test lab")
     nwbfile.subject = Subject(subject_id="m1", species="Mus musculus", age="P60D", sex="F")
@@ -30,7 +32,8 @@ def write_movie_file(path: Path, movie: np.ndarray, *, rate: float = 30.0, times
         extra = {"dimension": [movie.shape[1], movie.shape[2]]}
     else:
         extra = {}
-    nwbfile.add_acquisition(TwoPhotonSeries(name=name, data=movie, imaging_plane=plane, unit="photons",
+    data = movie if chunks is None else H5DataIO(movie, chunks=chunks, compression="gzip")
+    nwbfile.add_acquisition(TwoPhotonSeries(name=name, data=data, imaging_plane=plane, unit="photons",
                                             field_of_view=[0.2, 0.2], **timing, **extra))
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwbfile)

@@ -247,12 +247,13 @@ def test_cli_one_frame_series_is_a_one_line_error(movie, tmp_path, checkpoint):
     assert "at least 2 consecutive frames" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_remote_movie_streams_to_the_same_result(checkpoint, movie, tmp_path):
+@pytest.mark.parametrize("chunks", [None, (5, 16, 16)], ids=["contiguous", "chunked"])
+def test_remote_movie_streams_to_the_same_result(checkpoint, movie, tmp_path, chunks):
     from .http_server import RangeServer
 
     served = tmp_path / "served"
     served.mkdir()
-    write_movie_file(served / "raw.nwb", movie.noisy)
+    write_movie_file(served / "raw.nwb", movie.noisy, chunks=chunks)
     local = denoise_nwb(served / "raw.nwb", output=tmp_path / "local.nwb", model=checkpoint, frames=(8, 40))
     with RangeServer(served) as server:
         url = f"{server.url}/raw.nwb"
@@ -264,6 +265,17 @@ def test_remote_movie_streams_to_the_same_result(checkpoint, movie, tmp_path):
         ours, theirs = (io.read().processing["denoising"]["TwoPhotonSeries"] for io in (a, b))
         np.testing.assert_array_equal(ours.data[:], theirs.data[:])
         assert theirs.source_url == url
+
+
+def test_zarr_movie_gives_the_same_result_as_hdf5(checkpoint, movie, tmp_path):
+    from .writers.neuroconv import to_zarr
+
+    hdf5 = write_movie_file(tmp_path / "raw.nwb", movie.noisy, chunks=(5, 16, 16))
+    zarr = to_zarr(hdf5, tmp_path / "raw.nwb.zarr")
+    ours = denoise_nwb(hdf5, output=tmp_path / "from_hdf5.nwb", model=checkpoint, frames=(8, 40))
+    theirs = denoise_nwb(zarr, output=tmp_path / "from_zarr.nwb", model=checkpoint, frames=(8, 40))
+    with NWBHDF5IO(str(ours.output), "r") as a, NWBHDF5IO(str(theirs.output), "r") as b:
+        np.testing.assert_array_equal(*(io.read().processing["denoising"]["TwoPhotonSeries"].data[:] for io in (a, b)))
 
 
 @pytest.mark.slow

@@ -273,7 +273,8 @@ def train(
 ) -> CascadeModel:
     """Train a model folder in the published format: every noise level x ensemble member.
 
-    Resumable: a weight file already written is not trained again.  Each file is
+    Resumable: a weight file already written is not trained again.  Members are
+    trained member by member across levels, so one member per level is usable early.  Each file is
     written under a temporary name and renamed when complete.  On the CPU, members
     train in parallel processes of one thread each (small steps use one core best).
 
@@ -317,8 +318,8 @@ def train(
     torch_device = resolve_device(device)
     jobs = [
         _Job(folders, config, int(level), member, seed, str(torch_device), epochs, folder)
+        for member in range(int(config["ensemble_size"]))  # member-major: one member per level is usable early
         for level in config["noise_levels"]
-        for member in range(int(config["ensemble_size"]))
         if not (folder / weight_file_name(level, member)).is_file()
     ]
     workers = 1 if torch_device.type == "cuda" else min(len(jobs), workers or os.cpu_count() or 1)

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..common.device import resolve_device
 from .checkpoint import Denoiser, load_denoiser
+from .network import memory_format
 from .movie import (
     MovieError,
     as_movie,
@@ -132,7 +133,7 @@ def denoised_blocks(
                  "padded by reflection", n_frames, height, width, settings.patch, tile)
     mean = mean_image(movie, *mean_image_frames(start, stop, int(movie.shape[0])))[0]
     target_device = resolve_device(device)
-    network = denoiser.network.to(target_device).eval()
+    network = denoiser.network.to(target_device, memory_format=memory_format(target_device)).eval()
     time_spans = spans(max(n_frames, tile[0]), tile[0], overlap)
     planes = list(plane_tiles(max(height, tile[1]), max(width, tile[2]), tile[1:], overlap))
     warned = False
@@ -163,7 +164,8 @@ def _denoise_block(network: torch.nn.Module, block: np.ndarray, planes: list, ba
         chosen = planes[first:first + batch_size]
         tiles = np.stack([block[:, rows.read, cols.read] for rows, cols in chosen])[:, None]
         with torch.inference_mode():
-            output = network(torch.from_numpy(tiles).to(device)).cpu().numpy()[:, 0]
+            inputs = torch.from_numpy(tiles).to(device).contiguous(memory_format=memory_format(device))
+            output = network(inputs).cpu().numpy()[:, 0]
         for (rows, cols), tile in zip(chosen, output):
             result[:, rows.target, cols.target] = tile[:, rows.keep, cols.keep]
     return result

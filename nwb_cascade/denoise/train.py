@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from ..common.device import resolve_device
 from .checkpoint import Denoiser, Settings
 from .movie import MovieError, as_movie, block_frames, frame_range, mean_image, read_block
-from .network import WIDTHS, UNet3D
+from .network import WIDTHS, UNet3D, memory_format
 from .tiles import padded
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,8 @@ def train(
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    network = UNet3D(widths).to(target_device)
+    layout = memory_format(target_device)
+    network = UNet3D(widths).to(target_device, memory_format=layout)
     optimiser = torch.optim.Adam(network.parameters(), lr=learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(1, steps), eta_min=learning_rate / 10)
     began = time.perf_counter()
@@ -125,7 +126,8 @@ def train(
     with tqdm(range(steps), desc="training denoiser", unit="step", disable=not progress) as bar:
         for _ in bar:
             inputs, targets = substack_batch(data, patch, batch_size, rng)
-            inputs, targets = torch.from_numpy(inputs).to(target_device), torch.from_numpy(targets).to(target_device)
+            inputs, targets = (torch.from_numpy(array).to(target_device).contiguous(memory_format=layout)
+                               for array in (inputs, targets))
             output = network(inputs)
             loss = movie_units_loss(output, targets, scale)
             optimiser.zero_grad(set_to_none=True)
@@ -141,7 +143,7 @@ def train(
         movie_dtype=str(np.dtype(movie.dtype)), seed=seed, final_loss=loss_value,
         seconds=time.perf_counter() - began,
     )
-    denoiser = Denoiser(network.cpu(), settings)
+    denoiser = Denoiser(network.cpu().to(memory_format=torch.contiguous_format), settings)
     if checkpoint is not None:
         denoiser.save(checkpoint)
     return denoiser

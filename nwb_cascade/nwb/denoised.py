@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,9 @@ from pynwb.ophys import ImagingPlane, TwoPhotonSeries
 
 from .. import __version__
 from ..denoise.checkpoint import Denoiser
-from ..denoise.movie import to_dtype
+from ..denoise.movie import MovieError, as_movie, to_dtype
 from .extension import DenoisedTwoPhotonSeries
+from .external import ExternalMovie, external_movie
 from .read import NWBInputError
 from .write import CHUNK_BYTES
 
@@ -81,13 +83,53 @@ def choose_two_photon_series(nwbfile: NWBFile, path: str | None = None) -> Movie
     return found[0]
 
 
-def denoised_series(raw: TwoPhotonSeries, name: str, plane: ImagingPlane, data: Iterator[np.ndarray],
+def movie_of(series: TwoPhotonSeries, nwb_path: Path | None) -> Any:
+    """The frames of a TwoPhotonSeries, wherever its file keeps them: its ``data`` (HDF5 or Zarr, read
+    block by block), or its ``external_file`` (TIFF stacks, raw binaries; found relative to the NWB file at
+    ``nwb_path``, None for a remote file) when ``data`` is empty."""
+    _refuse_interleaved_planes(series)
+    data = series.data
+    empty = data is None or (hasattr(data, "shape") and 0 in tuple(data.shape))
+    if not empty:
+        return as_movie(series)
+    if getattr(series, "external_file", None) is not None and len(series.external_file) > 0:
+        return as_movie(external_movie(series, nwb_path))
+    raise MovieError(f"{series.name} holds no frames (its data is empty) and names no external_file: there is no "
+                     "movie to denoise; choose a series that holds one with --series")
+
+
+def _refuse_interleaved_planes(series: TwoPhotonSeries) -> None:
+    """Refuse a series whose frames interleave several planes (its rate an integer multiple >= 2 of its imaging
+    plane's rate, as suite2p's export of a multi-plane recording writes it): the denoiser learns from consecutive
+    frames of one plane, and neighbouring frames there are other planes."""
+    rate = getattr(series, "rate", None)
+    plane_rate = getattr(getattr(series, "imaging_plane", None), "imaging_rate", None)
+    if not rate or not plane_rate:
+        return
+    ratio = float(rate) / float(plane_rate)
+    if ratio >= 1.5 and abs(ratio - round(ratio)) < 0.01:
+        raise MovieError(
+            f"{series.name} runs at {float(rate):g} Hz, {round(ratio)} times its imaging plane's {float(plane_rate):g} "
+            f"Hz: its frames interleave {round(ratio)} planes (suite2p writes multi-plane movies so), and denoising "
+            "them as one movie would mix the planes; denoise each plane's own movie (one TwoPhotonSeries per plane, "
+            "e.g. suite2p's planeN/data.bin written as its own series)"
+        )
+
+
+def close_movie(movie: Any) -> None:
+    """Close the files of a movie :func:`movie_of` opened outside the NWB file (nothing for ``data``)."""
+    if isinstance(movie, ExternalMovie):
+        movie.close()
+
+
+def denoised_series(raw: TwoPhotonSeries, movie: Any, name: str, plane: ImagingPlane, data: Iterator[np.ndarray],
                     frames: tuple[int, int], denoiser: Denoiser, provenance: dict[str, str],
                     link: TwoPhotonSeries | None = None) -> DenoisedTwoPhotonSeries:
-    """The denoised series for frames ``[start, stop)`` of ``raw``: its data written from the frame iterator ``data``."""
+    """The denoised series for frames ``[start, stop)`` of ``raw``, whose frames are ``movie``: its data
+    written from the frame iterator ``data``."""
     start, stop = frames
-    shape = (stop - start, *raw.data.shape[1:])
-    dtype = np.dtype(raw.data.dtype)
+    shape = (stop - start, *movie.shape[1:])
+    dtype = np.dtype(movie.dtype)
     frame_bytes = int(np.prod(shape[1:])) * dtype.itemsize
     chunk_frames = int(max(1, min(shape[0], CHUNK_BYTES // max(1, frame_bytes))))
     iterator = DataChunkIterator(data=data, maxshape=shape, dtype=dtype, buffer_size=chunk_frames)
@@ -131,4 +173,5 @@ def frames_of(blocks: Iterator[tuple[int, np.ndarray]], dtype: np.dtype) -> Iter
         yield from to_dtype(block, dtype)
 
 
-__all__ = ["MovieInfo", "choose_two_photon_series", "denoised_series", "find_two_photon_series", "frames_of"]
+__all__ = ["MovieInfo", "choose_two_photon_series", "close_movie", "denoised_series", "find_two_photon_series", "frames_of",
+           "movie_of"]

@@ -93,6 +93,7 @@ def make_suite2p_folder(
     movie: bool = False,
     frame_shape: tuple[int, int] = (32, 32),
     write_ops: bool = True,
+    filelist: list | None = None,
 ) -> Path:
     """Write a suite2p output folder (``folder/plane0``, ``folder/plane1``, ...).
 
@@ -123,6 +124,9 @@ def make_suite2p_folder(
     (the key suite2p's export reads for ``TwoPhotonSeries.external_file``; suite2p 1.1 itself never
     writes that key, it keeps the input files in ``db["file_list"]``, which is set too).
 
+    ``filelist`` lists other files in ``settings["filelist"]`` (suite2p before 1.0 kept its input TIFFs there,
+    and they become the export's ``external_file``).
+
     ``write_ops=False`` leaves out ``ops.npy`` (suite2p 1.1 writes it when settings io.save_ops_orig,
     the default, is True; roiextractors 0.10 cannot read a folder without it).
     """
@@ -140,7 +144,8 @@ def make_suite2p_folder(
             stacklevel=2,
         )
     plane_folders = [folder / f"plane{index}" for index in range(nplanes)]
-    filelist = [str(plane_folder / "data.bin") for plane_folder in plane_folders] if movie else []
+    binaries = [str(plane_folder / "data.bin") for plane_folder in plane_folders] if movie else []
+    filelist = binaries if filelist is None else [str(path) for path in filelist]
 
     settings = {
         "version": "1.1.0",
@@ -165,7 +170,7 @@ def make_suite2p_folder(
         },
         "extraction": {"neuropil_extract": True, "neuropil_coefficient": 0.7},
     }
-    if movie:
+    if filelist:
         settings["filelist"] = list(filelist)
 
     db_common = {

@@ -1,0 +1,159 @@
+"""Denoising movies that real files keep outside NWB (``external_file``): suite2p's own export (run for real in the
+writer environment) with its raw binary or its input TIFFs, files found relative to the NWB file, and the errors
+for what cannot be read."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+from pathlib import Path
+from uuid import uuid4
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from pynwb import NWBHDF5IO, NWBFile
+from pynwb.ophys import OpticalChannel, TwoPhotonSeries
+
+from nwb_cascade.cli import main
+from nwb_cascade.denoise import MovieError, apply, train
+from nwb_cascade.denoising import denoise_nwb
+from nwb_cascade.synthetic import synthetic_movie
+
+from .writers import suite2p_files
+
+tifffile = pytest.importorskip("tifffile")
+
+needs_suite2p = pytest.mark.skipif(
+    suite2p_files.writers_python() is None,
+    reason="no suite2p writer environment (.ci/run makes .venv-writers; or set NWB_CASCADE_WRITERS_PYTHON)",
+)
+
+
+@pytest.fixture(scope="module")
+def movie() -> np.ndarray:
+    """48 frames of 40 x 40 int16, as suite2p's binaries hold them."""
+    return np.clip(synthetic_movie(48, 40, photons=2.0, seed=5).noisy, 0, 2**15 - 1).astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, movie) -> Path:
+    path = tmp_path_factory.mktemp("denoiser") / "tiny.pt"
+    train(movie, patch=(16, 32, 32), steps=2, checkpoint=path)
+    return path
+
+
+def _suite2p_export(folder: Path, movie: np.ndarray, *, planes: int = 1, filelist: list | None = None) -> Path:
+    """suite2p's own ``save_nwb`` on a suite2p output folder whose plane(s) hold ``movie`` as ``data.bin``."""
+    rng = np.random.default_rng(0)
+    planes_data = [{"F": rng.uniform(100, 200, (3, len(movie))).astype(np.float32), "movie": movie}
+                   for _ in range(planes)]
+    suite2p_folder = suite2p_files.make_suite2p_folder(folder / "suite2p", planes_data, 30.0, movie=True,
+                                                       frame_shape=movie.shape[1:], filelist=filelist)
+    return suite2p_files.suite2p_export(suite2p_folder)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _denoised(path: Path) -> np.ndarray:
+    with NWBHDF5IO(str(path), "r") as io:
+        return io.read().processing["denoising"]["TwoPhotonSeries"].data[:]
+
+
+@pytest.mark.slow
+@needs_suite2p
+def test_suite2p_export_is_denoised_from_its_binary_and_the_binary_is_untouched(movie, checkpoint, tmp_path):
+    export = _suite2p_export(tmp_path, movie)
+    binary = tmp_path / "suite2p" / "plane0" / "data.bin"
+    with NWBHDF5IO(str(export), "r") as io:  # the layout the fix is for: empty data, the movie outside
+        series = io.read().acquisition["TwoPhotonSeries"]
+        assert series.data.shape[0] == 0 and list(series.external_file[:]) == [str(binary)]
+        assert list(series.dimension[:]) == [40, 40]
+    before = _digest(binary)
+    summary = denoise_nwb(export, output=tmp_path / "den.nwb", model=checkpoint, frames=(8, 40))
+    np.testing.assert_array_equal(_denoised(summary.output), apply(movie, checkpoint, frames=(8, 40)))
+    assert summary.shape == (48, 40, 40)
+    denoise_nwb(export, in_place=True, model=checkpoint)  # in place: the export gains the series, the binary stays
+    np.testing.assert_array_equal(_denoised(export), apply(movie, checkpoint))
+    assert _digest(binary) == before
+
+
+@pytest.mark.slow
+@needs_suite2p
+def test_suite2p_export_listing_its_input_tiffs_reads_them_back_to_back(movie, checkpoint, tmp_path):
+    tiffs = [tmp_path / "raw_00001.tif", tmp_path / "raw_00002.tif"]
+    tifffile.imwrite(tiffs[0], movie[:20])
+    tifffile.imwrite(tiffs[1], movie[20:])
+    export = _suite2p_export(tmp_path, movie, filelist=tiffs)
+    (tmp_path / "suite2p" / "plane0" / "data.bin").unlink()  # only the TIFFs remain
+    summary = denoise_nwb(export, output=tmp_path / "den.nwb", model=checkpoint)
+    np.testing.assert_array_equal(_denoised(summary.output), apply(movie, checkpoint))
+
+
+@pytest.mark.slow
+@needs_suite2p
+def test_missing_external_file_is_an_error_naming_it(movie, checkpoint, tmp_path):
+    export = _suite2p_export(tmp_path, movie)
+    binary = tmp_path / "suite2p" / "plane0" / "data.bin"
+    binary.rename(tmp_path / "elsewhere.bin")
+    with pytest.raises(MovieError, match="data.bin.*not there"):
+        denoise_nwb(export, output=tmp_path / "den.nwb", model=checkpoint)
+    assert not (tmp_path / "den.nwb").exists()
+    result = CliRunner().invoke(main, ["denoise", str(export), "--model", str(checkpoint), "-o",
+                                       str(tmp_path / "den.nwb")])
+    assert result.exit_code != 0 and str(binary) in result.output.replace("\n", "")
+
+
+@pytest.mark.slow
+@needs_suite2p
+def test_multiplane_export_is_refused_not_mixed(movie, checkpoint, tmp_path):
+    export = _suite2p_export(tmp_path, movie, planes=2)
+    with pytest.raises(MovieError, match="interleave 2 planes"):
+        denoise_nwb(export, output=tmp_path / "den.nwb", model=checkpoint)
+
+
+def _external_series_file(path: Path, external: list[str], *, dimension: list[int] | None, frames: int) -> Path:
+    """A pynwb-written file whose TwoPhotonSeries names ``external`` files (relative to it, NWB's rule)."""
+    nwbfile = NWBFile(session_description="external movie", identifier=str(uuid4()),
+                      session_start_time=datetime(2024, 1, 2, tzinfo=timezone.utc))
+    device = nwbfile.create_device(name="Microscope")
+    plane = nwbfile.create_imaging_plane(
+        name="ImagingPlane", optical_channel=[OpticalChannel(name="green", description="GCaMP", emission_lambda=510.0)],
+        description="layer 2/3", device=device, excitation_lambda=920.0, imaging_rate=30.0, indicator="GCaMP6s",
+        location="V1")
+    extra = {"dimension": dimension} if dimension is not None else {}
+    nwbfile.add_acquisition(TwoPhotonSeries(name="TwoPhotonSeries", imaging_plane=plane, external_file=external,
+                                            starting_frame=[0] * len(external), format="external", rate=30.0,
+                                            num_samples=frames, unit="n.a.", **extra))
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    return path
+
+
+def test_relative_external_tiff_is_found_beside_the_nwb_file(movie, checkpoint, tmp_path):
+    (tmp_path / "movies").mkdir()
+    tifffile.imwrite(tmp_path / "movies" / "session.tif", movie)
+    source = _external_series_file(tmp_path / "session.nwb", ["movies/session.tif"], dimension=None, frames=48)
+    summary = denoise_nwb(source, output=tmp_path / "den.nwb", model=checkpoint, frames=(4, 44))
+    np.testing.assert_array_equal(_denoised(summary.output), apply(movie, checkpoint, frames=(4, 44)))
+
+
+def test_raw_binary_needs_the_frame_shape(movie, checkpoint, tmp_path):
+    movie.tofile(tmp_path / "data.bin")
+    source = _external_series_file(tmp_path / "no_shape.nwb", ["data.bin"], dimension=None, frames=48)
+    with pytest.raises(MovieError, match="no frame shape"):
+        denoise_nwb(source, output=tmp_path / "den.nwb", model=checkpoint)
+    wrong = _external_series_file(tmp_path / "wrong_shape.nwb", ["data.bin"], dimension=[40, 41], frames=48)
+    with pytest.raises(MovieError, match="not a whole number"):
+        denoise_nwb(wrong, output=tmp_path / "den.nwb", model=checkpoint)
+    right = _external_series_file(tmp_path / "right.nwb", ["data.bin"], dimension=[40, 40], frames=48)
+    summary = denoise_nwb(right, output=tmp_path / "den.nwb", model=checkpoint)
+    np.testing.assert_array_equal(_denoised(summary.output), apply(movie, checkpoint))
+
+
+def test_series_without_frames_or_external_files_is_refused(checkpoint, tmp_path):
+    source = _external_series_file(tmp_path / "empty.nwb", [""], dimension=[40, 40], frames=0)
+    with pytest.raises(MovieError, match="names no file"):
+        denoise_nwb(source, output=tmp_path / "den.nwb", model=checkpoint)
