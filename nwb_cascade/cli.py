@@ -356,6 +356,10 @@ def evaluate_model(target: str, root: Path, levels: list[float], datasets: list[
         reference = name if name and (cache_dir() / name).is_dir() else None
     other = load_model(reference) if reference else None
     chosen = datasets or held_out_datasets(model, root)
+    if not chosen:
+        raise UserError(f"{model.name} was trained on every dataset of its kind in {root}: none is left to score it "
+                        "on; its accuracy can only be measured leave-one-dataset-out from its training config "
+                        "(nwb-cascade evaluate CONFIG.yaml), or give --datasets")
     rows = compare(model, other, root, chosen, levels, None if kernel is None else kernel / 1000)
     lines = [f"{model.name} on {len(chosen)} dataset(s) it was not trained on; common kernel "
              f"{(kernel or model.smoothing * 1000):g} ms" + ("" if other else "; no reference model cached"), "",

@@ -129,29 +129,68 @@ def test_outputs_of_version_0_1_stay_readable(tmp_path, name):
     assert inspect(path)["results"] == [f"processing/cascade/{results.name}"]
 
 
-def test_expected_accuracy_travels_with_a_model_that_has_it(tmp_path, allen_traces):
-    """A model folder's expected_accuracy.csv becomes per-ROI columns at each ROI's noise level; a model without
-    it gives no such columns (nothing made up)."""
+def test_evaluate_writes_the_expected_accuracy_that_travels_with_the_model(tmp_path, allen_traces):
+    """``evaluate MODEL --write-accuracy`` scores a model folder on ground truth it did not see, beside a reference
+    scored the same way, and writes expected_accuracy.csv; inference with that folder then carries per-ROI columns
+    at each ROI's noise level; a model without the table gives no such columns (nothing made up)."""
+    from click.testing import CliRunner
+
     from nwb_cascade.cascade.model import ACCURACY_FILE
+    from nwb_cascade.cli import main
     from nwb_cascade.nwb.example import write_example_file
     from nwb_cascade.spike_inference import inspect
 
-    bundled = load_model("Default_EXC_30Hz_smoothing50ms")
-    assert bundled.accuracy is not None and (bundled.path / ACCURACY_FILE).is_file()
+    from .conftest import GROUND_TRUTH
+
+    folder = shutil.copytree(need(MODEL_DIR), tmp_path / "model")
+    held_out = "DS21-jGECO1a-m-V1"  # not among the published model's training datasets
+    need(GROUND_TRUTH / held_out)
+    result = CliRunner().invoke(main, ["evaluate", str(folder), "--ground-truth", str(GROUND_TRUTH), "--datasets",
+                                       held_out, "--noise-levels", "2,4", "--reference", str(MODEL_DIR),
+                                       "--write-accuracy"])
+    assert result.exit_code == 0, result.output
+    model = load_model(folder)
+    assert model.accuracy is not None and (folder / ACCURACY_FILE).is_file()
+    assert list(model.accuracy.noise_levels) == [2.0, 4.0] and held_out in model.accuracy.note
+    assert 0.5 < model.accuracy.correlation[0] <= 1 and model.accuracy.correlation[0] > model.accuracy.correlation[1]
+    # the model and its reference are the same weights: scored the same way, the same numbers side by side
+    row = next(line for line in result.output.splitlines() if line.startswith(f"| {held_out} | 2"))
+    ours, theirs = (cell.split("/")[0].strip() for cell in row.strip("|").split("|")[2:4])
+    assert ours == theirs == f"{model.accuracy.correlation[0]:.3f}"
+
     source = write_example_file(tmp_path / "session.nwb", allen_traces[:8, :3000], 30.0)
-    infer(source, tmp_path / "with.nwb", model="Default_EXC_30Hz_smoothing50ms", discrete_spikes=False)
+    infer(source, tmp_path / "with.nwb", model=folder, discrete_spikes=False)
     infer(source, tmp_path / "without.nwb", model=need(MODEL_DIR), discrete_spikes=False)
     with h5py.File(tmp_path / "with.nwb", "r") as handle:
         rates = handle["processing/cascade/ophys_DfOverF_DfOverF/spike_rates"]
         noise = rates["noise_levels"][()]
-        expected = bundled.accuracy.at(noise)
+        expected = model.accuracy.at(noise)
         for measure in ("correlation", "error", "bias"):
             np.testing.assert_allclose(rates[f"expected_{measure}"][()], expected[measure])
-        assert np.all(rates["expected_correlation"][()] >= min(bundled.accuracy.correlation))
     with h5py.File(tmp_path / "without.nwb", "r") as handle:
         assert not any(key.startswith("expected_") for key in handle["processing/cascade/ophys_DfOverF_DfOverF/spike_rates"])
     assert inspect(tmp_path / "with.nwb")["expected"]["processing/cascade/ophys_DfOverF_DfOverF"]["correlation"] > 0
     assert inspect(tmp_path / "without.nwb")["expected"] == {}
+
+
+def test_evaluate_refuses_a_model_with_no_dataset_left_to_score(tmp_path):
+    """A model trained on every dataset of its kind has no held-out data: an error, and no table written."""
+    from click.testing import CliRunner
+
+    from nwb_cascade.cascade.model import read_config, write_config
+    from nwb_cascade.cli import main
+
+    from .conftest import GROUND_TRUTH
+
+    need(GROUND_TRUTH)
+    folder = shutil.copytree(need(MODEL_DIR), tmp_path / "model")
+    config = read_config(folder / "config.yaml")
+    config["training_datasets"] = sorted(path.name for path in GROUND_TRUTH.iterdir() if path.is_dir())
+    write_config(config, folder / "config.yaml")
+    result = CliRunner().invoke(main, ["evaluate", str(folder), "--ground-truth", str(GROUND_TRUTH),
+                                       "--write-accuracy"])
+    assert result.exit_code != 0 and "none is left to score it on" in result.output
+    assert not (folder / "expected_accuracy.csv").exists()
 
 
 def test_plot_window_shows_only_that_stretch(tmp_path, allen_traces):
