@@ -26,7 +26,9 @@ Recipes (30 Hz, noise levels of the test only, published network, Adagrad 0.05):
 
 Everything is resumable: trained weight files are kept, and each score is appended to
 ``WORKDIR/scores.csv`` as soon as it is measured; a rerun only does what is missing.
-``--table`` prints the table from what is there.
+``--table`` prints the table from what is there.  ``--score-model FOLDER`` scores a trained model folder
+(e.g. the bundled default) with its first 1, 2, ... members, as column ``FOLDER's name (k)``: it must not have
+been trained on the test datasets (it is scored as unseen).
 """
 
 from __future__ import annotations
@@ -178,6 +180,7 @@ def main() -> None:
     parser.add_argument("--levels", default="2,4", help="noise levels (trained and tested)")
     parser.add_argument("--only", default=None, help="comma-separated recipe names")
     parser.add_argument("--table", action="store_true", help="only print the table of what is measured")
+    parser.add_argument("--score-model", default=None, help="a trained model folder to score with 1, 2, ... members")
     args = parser.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -185,7 +188,18 @@ def main() -> None:
     ground_truth = Path(args.ground_truth)
     levels = [int(v) for v in args.levels.split(",")]
     datasets = args.datasets.split(",")
-    if not args.table:
+    if args.score_model:
+        torch.set_num_threads(1)
+        model = load_model(args.score_model)
+        trained_on = set(model.config.get("training_datasets", []))
+        if trained_on & set(datasets):
+            parser.error(f"{model.name} was trained on {sorted(trained_on & set(datasets))}: not a held-out score")
+        done = {key(row) for row in read_scores(scores_path)}
+        for members in range(1, min(len(model.weights[level]) for level in levels) + 1):
+            for dataset in datasets:
+                score_into(scores_path, done, model.name, model.first_members(members), members, dataset,
+                           ground_truth / dataset, levels, False)
+    elif not args.table:
         torch.set_num_threads(1)
         done = {key(row) for row in read_scores(scores_path)}
         published = load_model(PUBLISHED)

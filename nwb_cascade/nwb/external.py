@@ -11,7 +11,8 @@ paths work too).  Two kinds are read:
 
 The files of a series follow each other in ``external_file``'s order; ``starting_frame`` says where each
 begins (suite2p 1.1 writes zeros for every file: they are then taken back to back).  Nothing is held in
-memory but the frames asked for: TIFF pages are read one by one, binaries are memory-mapped.
+memory but the frames asked for: TIFF pages and binary frames are read as asked (binaries are not
+memory-mapped: mapped pages stay resident).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class _Part:
     path: Path
     first: int
     frames: int
-    reader: Any  # tifffile.TiffFile or numpy.memmap
+    reader: Any  # tifffile.TiffFile or _Binary
 
 
 class ExternalMovie:
@@ -99,16 +100,33 @@ def _open(path: Path, frame_shape: Sequence[int] | None) -> tuple[Any, int, tupl
         if size % frame_bytes:
             raise MovieError(f"{path} holds {size} bytes, not a whole number of {tuple(frame_shape)} int16 frames: "
                              "its frame shape is not the series' dimension")
-        frames = size // frame_bytes
-        return np.memmap(path, dtype=np.int16, mode="r", shape=(frames, *frame_shape)), frames, tuple(frame_shape), \
+        return _Binary(path, tuple(int(v) for v in frame_shape)), size // frame_bytes, tuple(frame_shape), \
             np.dtype(np.int16)
     raise MovieError(f"{path}: external movies of this kind ({suffix or 'no extension'}) cannot be read; TIFF stacks "
                      f"({', '.join(TIFF)}) and raw int16 binaries ({', '.join(BINARY)}) can")
 
 
+class _Binary:
+    """A raw int16 movie file, read by explicit reads (not memory-mapped: the pages of a map stay resident and
+    count against the process, so a long movie would grow its memory)."""
+
+    def __init__(self, path: Path, frame_shape: tuple[int, ...]) -> None:
+        self.handle = open(path, "rb")  # noqa: SIM115 - closed by ExternalMovie.close
+        self.frame_shape = frame_shape
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        frame = int(np.prod(self.frame_shape))
+        self.handle.seek(start * frame * 2)
+        data = np.fromfile(self.handle, dtype=np.int16, count=(stop - start) * frame)
+        return data.reshape(stop - start, *self.frame_shape)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
 def _read(part: _Part, start: int, stop: int) -> np.ndarray:
-    if isinstance(part.reader, np.memmap):
-        return np.asarray(part.reader[start:stop])
+    if isinstance(part.reader, _Binary):
+        return part.reader.read(start, stop)
     return np.asarray(part.reader.asarray(key=range(start, stop))).reshape(stop - start, *part.reader.pages[0].shape)
 
 
