@@ -46,3 +46,18 @@ def test_indicator_chooses_the_bundled_model_offline(tmp_path, monkeypatch):
     with h5py.File(tmp_path / "out.nwb", "r") as handle:
         reason = handle["processing/cascade/ophys_DfOverF_DfOverF"].attrs["model_reason"]
     assert reason == "GCaMP6f (imaging plane) at 30 Hz: the model trained on GCaMP6f mouse V1 ground truth"
+
+
+@pytest.mark.parametrize("name", sorted(bundled_models()))
+def test_a_bundled_accuracy_table_is_measured_only_on_data_the_model_did_not_see(name):
+    """Where a bundled model carries expected accuracy, its note names the datasets it was scored on, and none of
+    them is among the model's training datasets; the models trained on every excitatory dataset carry no table."""
+    model = load_model(name, download=False)
+    trained = set(model.config.get("training_datasets", []))
+    if model.accuracy is None:
+        assert name.startswith("Default_EXC"), f"{name}: no expected accuracy table"
+        return
+    scored = set(model.accuracy.note.split("held-out datasets: ", 1)[1].split("; kernel")[0].split(", "))
+    assert scored and trained and not scored & trained
+    assert list(model.accuracy.noise_levels) == list(range(1, 10))
+    assert np.all((model.accuracy.correlation > 0) & (model.accuracy.correlation <= 1))
