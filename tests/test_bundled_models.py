@@ -8,7 +8,7 @@ from nwb_cascade.cascade.zoo import bundled_models, default_model_name
 from nwb_cascade.nwb.example import synthetic_traces, write_example_file
 from nwb_cascade.spike_inference import infer
 
-BUNDLED = {"Default_EXC_30Hz_smoothing50ms": 30.0, "Default_EXC_7.5Hz_smoothing200ms": 7.5}
+BUNDLED = {"Default_EXC_30Hz_smoothing25ms": 30.0, "Default_EXC_7.5Hz_smoothing200ms": 7.5}
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))
@@ -25,7 +25,7 @@ def test_offline_run_with_the_default_model(tmp_path, monkeypatch):
     traces, spikes = synthetic_traces(n_rois=8, n_frames=3000, seed=3)
     path = write_example_file(tmp_path / "synthetic.nwb", traces, 30.0, indicator="unknown", genotype="wild type")
     summary = infer(path, tmp_path / "out.nwb")
-    assert summary.model == "Default_EXC_30Hz_smoothing50ms"
+    assert summary.model == "Default_EXC_30Hz_smoothing25ms"
     assert summary.per_plane[0].model_reason == "indicator 'unknown' not recognised: the general model for 30 Hz"
     rates = predict(traces, load_model(summary.model), frame_rate=30.0)
     valid = np.isfinite(rates)

@@ -28,7 +28,7 @@ from .writers import suite2p_files as suite2p_writer
 pytestmark = pytest.mark.slow  # servers, subprocesses, clusters or training: `pytest -m "not slow"` leaves them out
 
 ROIS, FRAMES = 12, 3000
-GENERAL = "Default_EXC_30Hz_smoothing50ms"
+GENERAL = "Default_EXC_30Hz_smoothing25ms"
 GCAMP6F = "GCaMP6f_mouse_V1_30Hz_smoothing50ms"
 
 
