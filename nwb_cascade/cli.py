@@ -360,15 +360,16 @@ def evaluate_model(target: str, root: Path, levels: list[float], datasets: list[
         raise UserError(f"{model.name} was trained on every dataset of its kind in {root}: none is left to score it "
                         "on; its accuracy can only be measured leave-one-dataset-out from its training config "
                         "(nwb-cascade evaluate CONFIG.yaml), or give --datasets")
-    rows = compare(model, other, root, chosen, levels, None if kernel is None else kernel / 1000)
+    kernel_ms = model.smoothing * 1000 if kernel is None else kernel
+    rows = compare(model, other, root, chosen, levels, kernel_ms / 1000)
     lines = [f"{model.name} on {len(chosen)} dataset(s) it was not trained on; common kernel "
-             f"{(kernel or model.smoothing * 1000):g} ms" + ("" if other else "; no reference model cached"), "",
+             f"{kernel_ms:g} ms" + ("" if other else "; no reference model cached"), "",
              comparison_table(rows, model.name, other.name if other else None)]
     if write_accuracy:
         if model.path is None:
             raise click.UsageError("--write-accuracy needs a model folder")
         table = expected_accuracy([row.model for row in rows],
-                                  f"held-out datasets: {', '.join(chosen)}; kernel {(kernel or model.smoothing * 1e3):g} ms")
+                                  f"held-out datasets: {', '.join(chosen)}; kernel {kernel_ms:g} ms")
         lines.append(f"\nexpected accuracy written to {table.write(model.path / ACCURACY_FILE)}")
     return "\n".join(lines)
 

@@ -35,6 +35,7 @@ from .cascade import (
 )
 from .cascade import discrete_spikes as fit_spikes
 from .cascade.indicators import choose_model
+from .cascade.model import ACCURACY_MEASURES
 from .manifest import RESULT_FIELDS
 from .nwb.inplace import ensure_free_space
 from .nwb.open import open_nwb
@@ -444,7 +445,7 @@ def _expected_medians(results: Any) -> dict[str, float]:
     """The median over ROIs of the expected correlation, error and bias stored with results (empty without them)."""
     rates = getattr(results, "spike_rates", None)
     values = {}
-    for measure in ("correlation", "error", "bias"):
+    for measure in ACCURACY_MEASURES:
         data = getattr(rates, f"expected_{measure}", None)
         if data is not None:
             values[measure] = float(np.nanmedian(np.asarray(data[:], dtype=float)))

@@ -5,21 +5,19 @@ for what cannot be read."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
 from pathlib import Path
-from uuid import uuid4
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from pynwb import NWBHDF5IO, NWBFile
-from pynwb.ophys import OpticalChannel, TwoPhotonSeries
+from pynwb import NWBHDF5IO
 
 from nwb_cascade.cli import main
 from nwb_cascade.denoise import MovieError, apply, train
 from nwb_cascade.denoising import denoise_nwb
 from nwb_cascade.synthetic import synthetic_movie
 
+from .denoise_files import write_external_movie_file
 from .writers import suite2p_files
 
 tifffile = pytest.importorskip("tifffile")
@@ -114,46 +112,28 @@ def test_multiplane_export_is_refused_not_mixed(movie, checkpoint, tmp_path):
         denoise_nwb(export, output=tmp_path / "den.nwb", model=checkpoint)
 
 
-def _external_series_file(path: Path, external: list[str], *, dimension: list[int] | None, frames: int) -> Path:
-    """A pynwb-written file whose TwoPhotonSeries names ``external`` files (relative to it, NWB's rule)."""
-    nwbfile = NWBFile(session_description="external movie", identifier=str(uuid4()),
-                      session_start_time=datetime(2024, 1, 2, tzinfo=timezone.utc))
-    device = nwbfile.create_device(name="Microscope")
-    plane = nwbfile.create_imaging_plane(
-        name="ImagingPlane", optical_channel=[OpticalChannel(name="green", description="GCaMP", emission_lambda=510.0)],
-        description="layer 2/3", device=device, excitation_lambda=920.0, imaging_rate=30.0, indicator="GCaMP6s",
-        location="V1")
-    extra = {"dimension": dimension} if dimension is not None else {}
-    nwbfile.add_acquisition(TwoPhotonSeries(name="TwoPhotonSeries", imaging_plane=plane, external_file=external,
-                                            starting_frame=[0] * len(external), format="external", rate=30.0,
-                                            num_samples=frames, unit="n.a.", **extra))
-    with NWBHDF5IO(str(path), "w") as io:
-        io.write(nwbfile)
-    return path
-
-
 def test_relative_external_tiff_is_found_beside_the_nwb_file(movie, checkpoint, tmp_path):
     (tmp_path / "movies").mkdir()
     tifffile.imwrite(tmp_path / "movies" / "session.tif", movie)
-    source = _external_series_file(tmp_path / "session.nwb", ["movies/session.tif"], dimension=None, frames=48)
+    source = write_external_movie_file(tmp_path / "session.nwb", ["movies/session.tif"], dimension=None, frames=48)
     summary = denoise_nwb(source, output=tmp_path / "den.nwb", model=checkpoint, frames=(4, 44))
     np.testing.assert_array_equal(_denoised(summary.output), apply(movie, checkpoint, frames=(4, 44)))
 
 
 def test_raw_binary_needs_the_frame_shape(movie, checkpoint, tmp_path):
     movie.tofile(tmp_path / "data.bin")
-    source = _external_series_file(tmp_path / "no_shape.nwb", ["data.bin"], dimension=None, frames=48)
+    source = write_external_movie_file(tmp_path / "no_shape.nwb", ["data.bin"], dimension=None, frames=48)
     with pytest.raises(MovieError, match="no frame shape"):
         denoise_nwb(source, output=tmp_path / "den.nwb", model=checkpoint)
-    wrong = _external_series_file(tmp_path / "wrong_shape.nwb", ["data.bin"], dimension=[40, 41], frames=48)
+    wrong = write_external_movie_file(tmp_path / "wrong_shape.nwb", ["data.bin"], dimension=[40, 41], frames=48)
     with pytest.raises(MovieError, match="not a whole number"):
         denoise_nwb(wrong, output=tmp_path / "den.nwb", model=checkpoint)
-    right = _external_series_file(tmp_path / "right.nwb", ["data.bin"], dimension=[40, 40], frames=48)
+    right = write_external_movie_file(tmp_path / "right.nwb", ["data.bin"], dimension=[40, 40], frames=48)
     summary = denoise_nwb(right, output=tmp_path / "den.nwb", model=checkpoint)
     np.testing.assert_array_equal(_denoised(summary.output), apply(movie, checkpoint))
 
 
 def test_series_without_frames_or_external_files_is_refused(checkpoint, tmp_path):
-    source = _external_series_file(tmp_path / "empty.nwb", [""], dimension=[40, 40], frames=0)
+    source = write_external_movie_file(tmp_path / "empty.nwb", [""], dimension=[40, 40], frames=0)
     with pytest.raises(MovieError, match="names no file"):
         denoise_nwb(source, output=tmp_path / "den.nwb", model=checkpoint)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .ground_truth import at_frame_rate, read_neuron, with_noise_level
+from .ground_truth import at_frame_rate, dataset_folders, excitatory, read_neuron, with_noise_level
 from .inference import predict
 from .metrics import RateScores, rate_scores
 from .model import ACCURACY_MEASURES, CascadeModel, ExpectedAccuracy
@@ -163,8 +163,6 @@ def rate_correlations(traces_dff: np.ndarray, spike_counts: np.ndarray, model: C
 def held_out_datasets(model: CascadeModel, ground_truth: str | Path) -> list[str]:
     """The ground-truth datasets the model was not trained on, of the kind it was trained for (excitatory
     datasets for a model trained on excitatory ones only)."""
-    from .ground_truth import dataset_folders, excitatory
-
     names = [folder.name for folder in dataset_folders(ground_truth)]
     trained = set(model.config.get("training_datasets", []))
     unseen = [name for name in names if name not in trained]

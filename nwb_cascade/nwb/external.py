@@ -36,7 +36,7 @@ class _Part:
     path: Path
     first: int
     frames: int
-    reader: Any  # tifffile.TiffFile or _Binary
+    reader: _Tiff | _Binary
 
 
 class ExternalMovie:
@@ -74,7 +74,7 @@ class ExternalMovie:
         for part in self.parts:
             lo, hi = max(start, part.first), min(stop, part.first + part.frames)
             if lo < hi:
-                out[lo - start:hi - start] = _read(part, lo - part.first, hi - part.first)
+                out[lo - start:hi - start] = part.reader.read(lo - part.first, hi - part.first)
         return out[(slice(None), *rest)] if rest else out
 
     def close(self) -> None:
@@ -83,14 +83,11 @@ class ExternalMovie:
                 part.reader.close()
 
 
-def _open(path: Path, frame_shape: Sequence[int] | None) -> tuple[Any, int, tuple[int, ...], np.dtype]:
+def _open(path: Path, frame_shape: Sequence[int] | None) -> tuple[_Tiff | _Binary, int, tuple[int, ...], np.dtype]:
     suffix = path.suffix.lower()
     if suffix in TIFF:
-        import tifffile
-
-        reader = tifffile.TiffFile(path)
-        page = reader.pages[0]
-        return reader, len(reader.pages), tuple(page.shape), np.dtype(page.dtype)
+        reader = _Tiff(path)
+        return reader, reader.frames, reader.frame_shape, reader.dtype
     if suffix in BINARY:
         if frame_shape is None or len(frame_shape) != 2:
             raise MovieError(f"{path} is a raw binary movie, but its series gives no frame shape (dimension "
@@ -124,10 +121,21 @@ class _Binary:
         self.handle.close()
 
 
-def _read(part: _Part, start: int, stop: int) -> np.ndarray:
-    if isinstance(part.reader, _Binary):
-        return part.reader.read(start, stop)
-    return np.asarray(part.reader.asarray(key=range(start, stop))).reshape(stop - start, *part.reader.pages[0].shape)
+class _Tiff:
+    """A TIFF stack, one frame per page, pages read as asked (tifffile)."""
+
+    def __init__(self, path: Path) -> None:
+        import tifffile
+
+        self.handle = tifffile.TiffFile(path)
+        page = self.handle.pages[0]
+        self.frames, self.frame_shape, self.dtype = len(self.handle.pages), tuple(page.shape), np.dtype(page.dtype)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return np.asarray(self.handle.asarray(key=range(start, stop))).reshape(stop - start, *self.frame_shape)
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def external_movie(series: Any, nwb_path: Path | None) -> ExternalMovie:
