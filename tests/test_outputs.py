@@ -208,6 +208,12 @@ def test_plot_window_shows_only_that_stretch(tmp_path, allen_traces):
         plot_results(output, window=(500.0, 510.0))
 
 
+def _ranged_and_whole(log: list) -> tuple[int, list[int]]:
+    """Bytes a server sent in answer to range requests, and the bytes of each whole-file answer (status 200)."""
+    ranged = sum(sent for method, _, status, sent in log if method == "GET" and status == 206)
+    return ranged, [sent for method, _, status, sent in log if method == "GET" and status == 200]
+
+
 @pytest.mark.slow
 def test_lindi_amendment_of_a_served_file(tmp_path, allen_traces):
     """``--lindi``: the results as a LINDI amendment of a remote file: pynwb + lindi see the original session with
@@ -229,13 +235,13 @@ def test_lindi_amendment_of_a_served_file(tmp_path, allen_traces):
     # logs a response when it has sent it) must not count as the second run's.
     with RangeServer(served) as server:
         standalone = infer(f"{server.url}/session.nwb", tmp_path / "standalone.nwb", model=need(MODEL_DIR))
-        standalone_bytes = server.bytes_sent()
+        standalone_bytes, standalone_probes = _ranged_and_whole(server.log)
     with RangeServer(served) as server:
         url = f"{server.url}/session.nwb"
         result = CliRunner().invoke(main, ["infer", url, "--lindi", str(tmp_path / "session.nwb.lindi.tar"),
                                            "--model", str(need(MODEL_DIR))])
         assert result.exit_code == 0, result.output
-        amendment_bytes = server.bytes_sent()
+        amendment_bytes, amendment_probes = _ranged_and_whole(server.log)
         handle = lindi.LindiH5pyFile.from_lindi_file(str(tmp_path / "session.nwb.lindi.tar"))
         with NWBHDF5IO(file=handle, mode="r") as io:
             nwbfile = io.read()
@@ -252,7 +258,13 @@ def test_lindi_amendment_of_a_served_file(tmp_path, allen_traces):
             np.testing.assert_array_equal(times, copy.discrete_spikes["spike_times"][index])
     size = (served / "session.nwb").stat().st_size
     amendment_size = (tmp_path / "session.nwb.lindi.tar").stat().st_size
-    print(f"LINDI: file {size} B, standalone sent {standalone_bytes} B, amendment sent {amendment_bytes} B, "
+    print(f"LINDI: file {size} B, ranges sent: standalone {standalone_bytes} B, amendment {amendment_bytes} B; "
+          f"whole-file GETs hung up on: standalone {standalone_probes}, amendment {amendment_probes}; "
           f"amendment {amendment_size} B, standalone {(tmp_path / 'standalone.nwb').stat().st_size} B")
+    # LINDI learns the file's length from a GET of the whole file that it closes after the headers (HEAD is refused
+    # by presigned S3 URLs).  What the server had pushed into the connection by then depends on socket buffers and
+    # timing (on 127.0.0.1: 64 KiB in most runs, 3.9 MB in some), not on what the amendment reads, so it is
+    # counted apart: there is one such GET, and it was abandoned.
+    assert len(amendment_probes) == 1 and amendment_probes[0] < size and not standalone_probes
     assert amendment_bytes < standalone_bytes and amendment_bytes < size / 4, (amendment_bytes, standalone_bytes, size)
     assert amendment_size < size / 4  # (a tar of references: the original's cached specs and padding, ~2.5 MB)

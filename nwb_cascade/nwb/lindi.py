@@ -19,7 +19,6 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 from pynwb import NWBHDF5IO, NWBFile
@@ -46,8 +45,7 @@ def amendment(source: Source, output: Path) -> Iterator[tuple[NWBHDF5IO, NWBFile
     partial = output.with_name(f".{output.name}.partial-{uuid4().hex[:8]}.lindi.tar")
     cache = lindi.LocalCache(cache_dir=str(cache_root() / "lindi"))
     try:
-        reference = lindi.LindiH5pyFile.from_zarr_store(zarr_store=_reference_store(source.url, cache), mode="r",
-                                                         local_cache=cache)
+        reference = lindi.LindiH5pyFile.from_hdf5_file(source.url, local_cache=cache)
         try:
             reference.write_lindi_file(str(partial))
         finally:
@@ -61,25 +59,3 @@ def amendment(source: Source, output: Path) -> Iterator[tuple[NWBHDF5IO, NWBFile
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
-
-
-READ_AHEAD_LIMIT = 4 * 128 * 1024  # bytes: the most one request of the reference scan may fetch
-
-
-def _reference_store(url: str, cache: Any) -> Any:
-    """The store LINDI scans the remote file with, its read-ahead capped at :data:`READ_AHEAD_LIMIT`.
-
-    LINDI's reader grows each request geometrically while reads run in file order (up to 100 MiB). How long a
-    run gets depends on the order in which the scan visits the file's objects, which varies from process to
-    process (measured on a 50 MB session: 1.4 MB fetched for most processes, 5.3 MB, one 3.9 MB request into the
-    raw movie, for others). Capped, the metadata scan costs a few more round trips and never reads far into data
-    it does not need. (``from_hdf5_file`` builds the same store with the reader's defaults; the ``_`` arguments
-    are LINDI 0.4's, pinned below 0.5.)
-    """
-    from lindi.LindiH5ZarrStore.LindiH5ZarrStore import LindiH5ZarrStore
-    from lindi.LindiH5ZarrStore.LindiH5ZarrStoreOpts import LindiH5ZarrStoreOpts
-    from lindi.LindiRemfile.LindiRemfile import LindiRemfile
-
-    reader = LindiRemfile(url, verbose=False, local_cache=cache, _max_chunk_size=READ_AHEAD_LIMIT)
-    return LindiH5ZarrStore(_file=reader, _url=url, _opts=LindiH5ZarrStoreOpts(), _entities_to_close=[],
-                            _local_cache=cache)
