@@ -1,7 +1,11 @@
 """The recipe of the models bundled with nwb-cascade (nwb_cascade/cascade/models/).
 
-Usage: python examples/train_default_models.py [--ground-truth ../shared/data/ground_truth] [--out DIR]
+Usage: python examples/train_default_models.py --out DIR [--ground-truth ../shared/data/ground_truth]
                                                [--ensemble-size N] [--device cuda] [--workers N] [--only NAME]
+                                               [--levels 2,4]
+
+The models are written into DIR (one folder per model, named as shipped); never into the installed package.
+To ship one, copy its folder into nwb_cascade/cascade/models/ of a source checkout.
 
 The recipe is the published one, which the ablation of benchmarks/model_recipes.py found the most accurate on
 data the models never saw (README, "Bundled models"): the published Global_EXC model's 18 training datasets
@@ -26,7 +30,6 @@ from nwb_cascade.cascade.model import read_config
 from nwb_cascade.cascade.train import train
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-BUNDLED = Path(__file__).resolve().parents[1] / "nwb_cascade" / "cascade" / "models"
 PUBLISHED = ["DS03-Cal520-m-S1", "DS04-OGB1-zf-pDp", "DS05-Cal520-zf-pDp", "DS06-GCaMP6f-zf-aDp",
              "DS07-GCaMP6f-zf-dD", "DS08-GCaMP6f-zf-OB", "DS09-GCaMP6f-m-V1", "DS10-GCaMP6f-m-V1-neuropil-corrected",
              "DS11-GCaMP6f-m-V1-neuropil-corrected", "DS12-GCaMP6s-m-V1-neuropil-corrected",
@@ -42,12 +45,15 @@ RECIPES = {
 }
 
 
-def recipe_config(name: str, ensemble_size: int) -> dict:
+def recipe_config(name: str, ensemble_size: int, only_levels: list[int] | None = None) -> dict:
     """The training config of a bundled model: the published template with the recipe's values."""
     rate, smoothing, datasets, levels = RECIPES[name]
+    if only_levels:
+        levels = [level for level in levels if level in only_levels]
     config = read_config(SHARED / "models" / "Global_EXC_30Hz_smoothing25ms" / "config.yaml")
     config.update(model_name=name, sampling_rate=rate, smoothing=smoothing, training_datasets=list(datasets),
-                  noise_levels=FIRST + [level for level in levels if level not in FIRST], ensemble_size=ensemble_size,
+                  noise_levels=[level for level in FIRST if level in levels]
+                  + [level for level in levels if level not in FIRST], ensemble_size=ensemble_size,
                   nr_of_epochs=20)
     return config
 
@@ -56,16 +62,20 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ground-truth", default=str(SHARED / "ground_truth"))
-    parser.add_argument("--out", default=str(BUNDLED), help="folder of the model folders")
+    parser.add_argument("--out", required=True, help="folder of the model folders (made if absent)")
     parser.add_argument("--ensemble-size", type=int, default=5)
     parser.add_argument("--device", default=None)
     parser.add_argument("--workers", type=int, default=None, help="training processes on the CPU (default: one per core)")
     parser.add_argument("--only", choices=sorted(RECIPES), default=None)
+    parser.add_argument("--levels", default=None,
+                        help="comma-separated noise levels to train now (the config then lists only those; "
+                             "run again without it for the rest)")
     args = parser.parse_args()
     for name in RECIPES:
         if args.only and name != args.only:
             continue
-        model = train(recipe_config(name, args.ensemble_size), args.ground_truth, Path(args.out) / name,
+        levels = [int(level) for level in args.levels.split(",")] if args.levels else None
+        model = train(recipe_config(name, args.ensemble_size, levels), args.ground_truth, Path(args.out) / name,
                       device=args.device, workers=args.workers)
         logging.getLogger("recipe").info("%s: %s", name, model.path)
 

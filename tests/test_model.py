@@ -33,6 +33,25 @@ def test_missing_ensemble_file_is_named(model_copy):
         load_model(model_copy)
 
 
+def test_levels_with_fewer_members_load_with_what_they_have(model_copy):
+    """A model whose training goes on: level 5 has members 0-2 of 5, level 9 only member 0."""
+    for member in (3, 4):
+        (model_copy / weight_file_name(5, member)).unlink()
+    for member in (1, 2, 3, 4):
+        (model_copy / weight_file_name(9, member)).unlink()
+    model = load_model(model_copy)
+    assert [len(model.weights[level]) for level in (2, 5, 9)] == [5, 3, 1]
+    assert model.members == 1
+    alone = torch.load(model_copy / weight_file_name(9, 0))
+    assert all(torch.equal(model.weights[9][0][key], alone[key]) for key in alone)
+
+
+def test_a_level_without_member_0_is_named(model_copy):
+    (model_copy / weight_file_name(7, 0)).unlink()
+    with pytest.raises(ModelError, match="Model_NoiseLevel_7_Ensemble_0.pth"):
+        load_model(model_copy)
+
+
 def test_wrong_weight_shape_is_explained(model_copy):
     path = model_copy / weight_file_name(2, 0)
     state = torch.load(path)

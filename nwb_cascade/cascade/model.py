@@ -194,7 +194,7 @@ class CascadeModel:
 
     @property
     def members(self) -> int:
-        """Ensemble members per noise level (the fewest, if they differ)."""
+        """Ensemble members per noise level (the fewest, if they differ: a model whose training goes on)."""
         return min(len(members) for members in self.weights.values())
 
     def network(self, noise_level: int, member: int) -> CascadeNet:
@@ -290,6 +290,14 @@ def write_config(config: Mapping[str, Any], path: str | Path) -> None:
         yaml.safe_dump(dict(config), handle, sort_keys=False, default_flow_style=False)
 
 
+def _leading_members(members: Mapping[int, Path]) -> int:
+    """How many members 0, 1, 2... are present without a gap."""
+    count = 0
+    while count in members:
+        count += 1
+    return count
+
+
 def load_model_folder(folder: str | Path) -> CascadeModel:
     """Load and validate a published-format model folder.
 
@@ -317,25 +325,34 @@ def load_model_folder(folder: str | Path) -> CascadeModel:
         raise ModelError(f"{folder}: no Model_NoiseLevel_*_Ensemble_*.pth files; the model is not trained yet")
     levels = [int(level) for level in config["noise_levels"]]
     size = int(config["ensemble_size"])
-    missing = [
-        weight_file_name(level, k) for level in levels for k in range(size) if k not in found.get(level, {})
-    ]
-    if missing:
+    # A level needs member 0 and no gap; fewer members than ensemble_size is a model whose training
+    # goes on (or stopped early): it loads, each level with the members it has.
+    counts = {level: _leading_members(found.get(level, {})) for level in levels}
+    missing = [weight_file_name(level, 0) for level in levels if counts[level] == 0]
+    gaps = [weight_file_name(level, counts[level]) for level in levels
+            if found.get(level) and len(found[level]) > counts[level] and counts[level] < size]
+    if missing or gaps:
+        absent = missing + gaps
         raise ModelError(
-            f"{folder}: {len(missing)} weight file(s) missing for the noise levels and ensemble size "
-            f"in config.yaml: {', '.join(missing[:6])}{' ...' if len(missing) > 6 else ''}. "
+            f"{folder}: {len(absent)} weight file(s) missing for the noise levels in config.yaml: "
+            f"{', '.join(absent[:6])}{' ...' if len(absent) > 6 else ''}. "
             "Download the model again (nwb-cascade models download NAME) or finish its training."
         )
+    short = {level: count for level, count in counts.items() if count < size}
+    if short:
+        log.info("%s: fewer ensemble members than ensemble_size %d at noise level(s) %s", config["model_name"], size,
+                 ", ".join(f"{level} ({count})" for level, count in short.items()))
     weights: dict[int, list[dict[str, torch.Tensor]]] = {}
     for level in levels:
         weights[level] = []
-        for k in range(size):
+        for k in range(min(size, counts[level])):
             path = found[level][k]
             try:
                 state = torch.load(path, map_location="cpu", weights_only=True)
             except Exception as error:  # torch raises several types for a damaged file
                 raise ModelError(f"{path}: cannot be read as a PyTorch state dict ({error}); download it again") from error
             weights[level].append(state)
-    log.debug("loaded model %s from %s: levels %s x %d members", config["model_name"], folder, levels, size)
+    log.debug("loaded model %s from %s: levels %s, members %s", config["model_name"], folder, levels,
+              [len(weights[level]) for level in levels])
     accuracy = ExpectedAccuracy.read(folder / ACCURACY_FILE) if (folder / ACCURACY_FILE).is_file() else None
     return CascadeModel(config=config, weights=weights, path=folder, accuracy=accuracy)

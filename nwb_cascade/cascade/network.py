@@ -109,6 +109,86 @@ def window_steps(windowsize: int, filter_sizes: Sequence[int]) -> int:
     return ((windowsize - k1 + 1 - k2 + 1) // 2 - k3 + 1) // 2
 
 
+class GroupedCascadeNet(nn.Module):
+    """``K`` independent :class:`CascadeNet` members as one network of grouped convolutions (for training).
+
+    ``forward(x)`` with ``x`` of shape (batch, K, frames) returns (batch, K, frames - windowsize + 1):
+    member ``k`` reads only ``x[:, k]``, and element ``[b, k, s]`` equals member ``k``'s
+    :meth:`CascadeNet.forward_trace` of ``x[b, k]`` at ``s``.  The members share no weight
+    and no arithmetic, so a loss that sums the members' losses gives each member exactly the
+    gradient of its own loss, and an element-wise optimiser (Adagrad) updates each as if it
+    trained alone; what is shared is the work of calling the kernels, which for a network this
+    small is most of a step's time on a CPU.
+
+    Parameters
+    ----------
+    members
+        The members' networks (their current weights are copied in; usually freshly initialised).
+    """
+
+    def __init__(self, members: Sequence[CascadeNet]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("a grouped network needs at least one member")
+        self.groups = len(members)
+        self.steps = members[0].dense2.weight.shape[1] // members[0].dense1.weight.shape[0]
+        kernels = [self._kernels(member) for member in members]
+        self.weights = nn.ParameterDict({
+            key: nn.Parameter(torch.cat([k[key][0] for k in kernels]).contiguous(memory_format=torch.channels_last))
+            for key in STATE_KEYS
+        })
+        self.biases = nn.ParameterDict({key: nn.Parameter(torch.cat([k[key][1] for k in kernels])) for key in STATE_KEYS})
+
+    def _kernels(self, member: CascadeNet) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """A member's weights as (kernel, bias) per layer, in the grouped network's layout."""
+        kernels = {
+            "conv1": member.conv1.weight.unsqueeze(2),
+            "conv2": member.conv2.weight.unsqueeze(2),
+            "conv3": member.conv3.weight.unsqueeze(2),
+            "dense1": member.dense1.weight[:, :, None, None],
+            # dense2's weight index is step * width + channel (time-major); as a kernel: [channel, step]
+            "dense2": member.dense2.weight.reshape(1, self.steps, -1).transpose(1, 2).unsqueeze(2),
+        }
+        return {key: (kernels[key].detach().clone(), getattr(member, key).bias.detach().clone()) for key in STATE_KEYS}
+
+    def member_rows(self, key: str, member: int) -> slice:
+        """The rows of layer ``key``'s grouped kernel (and bias) that belong to member ``member``."""
+        rows = self.weights[key].shape[0] // self.groups
+        return slice(member * rows, (member + 1) * rows)
+
+    @torch.no_grad()
+    def replace_member(self, member: int, net: CascadeNet) -> None:
+        """Put ``net``'s weights in the place of member ``member`` (a restart from a fresh initialisation)."""
+        for key, (kernel, bias) in self._kernels(net).items():
+            self.weights[key][self.member_rows(key, member)] = kernel.to(self.weights[key].device)
+            self.biases[key][self.member_rows(key, member)] = bias.to(self.biases[key].device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w, b, k = self.weights, self.biases, self.groups
+        h = x.reshape(x.shape[0], k, 1, x.shape[-1]).contiguous(memory_format=torch.channels_last)
+        h = F.relu(F.conv2d(h, w["conv1"], b["conv1"], groups=k))
+        # ReLU after the stride-1 pooling: the same values (both are monotonic), on fewer samples
+        h = F.relu(F.max_pool2d(F.conv2d(h, w["conv2"], b["conv2"], groups=k), (1, 2), 1))
+        h = F.conv2d(h, w["conv3"], b["conv3"], dilation=(1, 2), groups=k)
+        h = F.relu(F.max_pool2d(h, (1, 2), 1, dilation=(1, 2)))
+        h = F.relu(F.conv2d(h, w["dense1"], b["dense1"], groups=k))
+        out = F.conv2d(h, w["dense2"], b["dense2"], dilation=(1, 4), groups=k)
+        return out.reshape(x.shape[0], k, -1)
+
+    def member_state(self, member: int) -> dict[str, torch.Tensor]:
+        """Member ``member``'s weights as a published :class:`CascadeNet` state dict (on the CPU)."""
+        state = {}
+        for key in STATE_KEYS:
+            weight = self.weights[key].detach()[self.member_rows(key, member)].squeeze(2).contiguous()
+            if key == "dense1":
+                weight = weight.squeeze(-1)
+            elif key == "dense2":
+                weight = weight.transpose(1, 2).reshape(1, -1)  # back to step * width + channel
+            state[f"{key}.weight"] = weight.cpu().clone()
+            state[f"{key}.bias"] = self.biases[key].detach()[self.member_rows(key, member)].cpu().clone()
+        return state
+
+
 class TraceEnsemble(nn.Module):
     """Whole-trace evaluation of an ensemble of :class:`CascadeNet` members (their mean).
 

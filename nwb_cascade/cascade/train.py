@@ -48,7 +48,7 @@ from .ground_truth import (
     smooth_spikes,
 )
 from .model import REQUIRED_KEYS, CascadeModel, load_model_folder, read_config, weight_file_name, write_config
-from .network import CascadeNet
+from .network import CascadeNet, GroupedCascadeNet
 from .noise import noise_levels
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,24 @@ class TrainingSet:
         for members in self._members:
             weight = np.array([self.traces[i].replicas * len(self.traces[i].windows) for i in members], dtype=float)
             self._trace_p.append(weight / weight.sum() if weight.sum() else weight)
+        # The sampler draws a trace in one go (its dataset's share times its share within the dataset) and
+        # reads every row of a batch from the traces laid end to end.
+        self._p = np.zeros(len(self.traces))
+        for dataset, members in enumerate(self._members):
+            self._p[members] = self._dataset_p[dataset] * self._trace_p[dataset]
+        self._p /= self._p.sum()
+        lengths = np.array([len(t.dff) for t in self.traces])
+        self._length = lengths
+        self._start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        self._dff = np.nan_to_num(np.concatenate([t.dff for t in self.traces]))
+        self._target = np.concatenate([t.target for t in self.traces])
+        self._profile = np.concatenate([t.profile for t in self.traces])
+        self._usable = np.concatenate([np.pad(t.usable, (0, len(t.dff) - len(t.usable))) for t in self.traces])
+        self._std = np.array([t.noise_std for t in self.traces], dtype=np.float32)
+        counts = np.array([len(t.windows) for t in self.traces])
+        self._window_count = counts
+        self._window_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self._windows = np.concatenate([t.windows for t in self.traces])
 
     def _prepare(self, recording, index: int, smoothing: float, causal: bool,
                  rng: np.random.Generator) -> _Trace | None:
@@ -168,23 +186,27 @@ class TrainingSet:
                       shot_noise_profile(dff).astype(np.float32), usable, windows, replicas)
 
     def sample(self, rng: np.random.Generator, segments: int, frames: int) -> tuple[np.ndarray, ...]:
-        """A batch: noisy input (segments, frames + windowsize - 1), target and loss mask (segments, frames)."""
+        """A batch: noisy input (segments, frames + windowsize - 1), target and loss mask (segments, frames).
+
+        Each row starts at a usable window of a trace drawn with the published shares; its noise is
+        drawn now (the replicas are virtual).  Frames past the end of a trace are 0 and masked out.
+        """
         span = frames + self.windowsize - 1
-        x = np.zeros((segments, span), np.float32)
-        y = np.zeros((segments, frames), np.float32)
-        mask = np.zeros((segments, frames), np.float32)
-        datasets = rng.choice(len(self._dataset_p), size=segments, p=self._dataset_p)
-        for row, dataset in enumerate(datasets):
-            trace = self.traces[self._members[dataset][rng.choice(len(self._members[dataset]), p=self._trace_p[dataset])]]
-            first = int(trace.windows[rng.integers(len(trace.windows))])
-            stop = min(len(trace.dff), first + span)
-            piece = trace.dff[first:stop]
-            noise = rng.standard_normal(stop - first).astype(np.float32) * trace.noise_std * trace.profile[first:stop]
-            x[row, : stop - first] = np.nan_to_num(piece + noise)
-            outputs = stop - first - self.windowsize + 1
-            y[row, :outputs] = trace.target[first + self.before : first + self.before + outputs]
-            mask[row, :outputs] = trace.usable[first : first + outputs]
-        return x, y, mask
+        trace = rng.choice(len(self._p), size=segments, p=self._p)
+        pick = (rng.random(segments) * self._window_count[trace]).astype(np.int64)
+        first = self._windows[self._window_start[trace] + pick]
+        offsets = np.arange(span)
+        inside = first[:, None] + offsets[None, :] < self._length[trace][:, None]
+        index = np.minimum(self._start[trace][:, None] + first[:, None] + offsets[None, :], len(self._dff) - 1)
+        noise = rng.standard_normal((segments, span), dtype=np.float32)
+        noise *= self._std[trace][:, None]
+        noise *= self._profile[index]
+        x = np.where(inside, self._dff[index] + noise, np.float32(0))
+        outputs = index[:, :frames]
+        y = np.where(inside[:, self.windowsize - 1:], self._target[np.minimum(outputs + self.before, len(self._dff) - 1)],
+                     np.float32(0))
+        mask = (inside[:, self.windowsize - 1:] & self._usable[outputs]).astype(np.float32)
+        return x.astype(np.float32, copy=False), y.astype(np.float32, copy=False), mask
 
     def epochs(self, nr_of_epochs: int) -> int:
         """The published epoch rule: min(nr_of_epochs, 10 floor(5e6 / windows))."""
@@ -215,49 +237,75 @@ COLLAPSE_STEPS = 200
 ATTEMPTS = 4
 
 
-def train_member(data: TrainingSet, config: dict[str, Any], *, seed: int, device: torch.device,
-                 epochs: int | None = None, progress: bool = False) -> dict[str, torch.Tensor]:
-    """Train one ensemble member on ``data``; returns its state dict (published layout).
+def train_members(data: TrainingSet, config: dict[str, Any], *, seeds: Sequence[int], device: torch.device,
+                  epochs: int | None = None, progress: bool = False) -> list[dict[str, torch.Tensor]]:
+    """Train ensemble members of one noise level on ``data``, one per seed; returns their state dicts.
 
-    A member whose network collapses (every ReLU dead, so the output no longer varies
-    and no gradient flows) or whose loss diverges is restarted from a fresh
-    initialisation, as a person watching the loss would do; the log records each restart.
+    The members train together as one :class:`GroupedCascadeNet`: each is initialised as it would be
+    alone (``torch.manual_seed(seed)``), draws its own batches (its own generator, same seed) and gets
+    exactly the updates it would get alone (its own loss, an element-wise optimiser), while the
+    kernels are called once for all of them.  A member whose network collapses (every ReLU dead, so
+    the output no longer varies and no gradient flows) or whose loss diverges is restarted in its
+    place from a fresh initialisation (seed + 7919 per attempt), as a person watching the loss would
+    do, and trains its full number of steps; members that have finished wait, unchanged (a zero
+    gradient leaves Adagrad's weights as they are).  The log records each restart.
     """
-    for attempt in range(ATTEMPTS):
-        try:
-            return _fit(data, config, seed + 7919 * attempt, device, epochs, progress)
-        except CollapsedError:
-            log.warning("noise level %g, seed %d: the network collapsed (constant output); restarting with a "
-                        "fresh initialisation", data.noise_level, seed + 7919 * attempt)
-    raise CollapsedError(f"noise level {data.noise_level:g}: training collapsed in {ATTEMPTS} attempts")
-
-
-def _fit(data: TrainingSet, config: dict[str, Any], seed: int, device: torch.device, epochs: int | None,
-         progress: bool) -> dict[str, torch.Tensor]:
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    net = CascadeNet(int(config["windowsize"]), tuple(config["filter_sizes"]), tuple(config["filter_numbers"]),
-                     int(config["dense_expansion"])).to(device)
-    optimiser = torch.optim.Adagrad(net.parameters(), lr=LEARNING_RATE)
+    members = len(seeds)
     epochs = epochs if epochs is not None else data.epochs(int(config["nr_of_epochs"]))
-    frames_per_step = SEGMENT_FRAMES * SEGMENTS_PER_STEP
-    steps = max(1, math.ceil(data.epoch_windows / frames_per_step))
-    constant = 0
-    with tqdm(total=epochs * steps, disable=not progress, unit="step", desc=f"noise {data.noise_level:g} seed {seed}") as bar:
-        for _ in range(epochs):
-            for _ in range(steps):
-                x, y, mask = (torch.from_numpy(a).to(device) for a in data.sample(rng, SEGMENTS_PER_STEP, SEGMENT_FRAMES))
-                out = net.forward_trace(x)
-                loss = ((out - y) ** 2 * mask).sum() / mask.sum().clamp(min=1)
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                constant = constant + 1 if float(out.detach().std()) < 1e-7 else 0
-                if constant >= COLLAPSE_STEPS or not torch.isfinite(loss):
-                    raise CollapsedError
-                bar.update()
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-    return {key: value.detach().cpu() for key, value in net.state_dict().items()}
+    total = epochs * max(1, math.ceil(data.epoch_windows / (SEGMENT_FRAMES * SEGMENTS_PER_STEP)))
+
+    def fresh(seed: int) -> tuple[CascadeNet, np.random.Generator]:
+        torch.manual_seed(seed)  # each member starts as it would alone
+        net = CascadeNet(int(config["windowsize"]), tuple(config["filter_sizes"]), tuple(config["filter_numbers"]),
+                         int(config["dense_expansion"]))
+        return net, np.random.default_rng(seed)
+
+    started = [fresh(int(seed)) for seed in seeds]
+    net = GroupedCascadeNet([member for member, _ in started]).to(device)
+    generators = [generator for _, generator in started]
+    optimiser = torch.optim.Adagrad(net.parameters(), lr=LEARNING_RATE)
+    done = np.zeros(members, int)  # steps each member has trained
+    attempts = np.zeros(members, int)
+    constant = np.zeros(members, int)
+    label = f"noise {data.noise_level:g}, {members} member{'s' if members > 1 else ''}"
+    with tqdm(total=total * members, disable=not progress, unit="member-step", desc=label) as bar:
+        while (done < total).any():
+            active = done < total
+            batches = [data.sample(rng, SEGMENTS_PER_STEP, SEGMENT_FRAMES) for rng in generators]
+            x, y, mask = (torch.from_numpy(np.stack(parts, axis=1)).to(device) for parts in zip(*batches))
+            out = net(x)
+            errors = ((out - y) ** 2 * mask).sum(dim=(0, 2)) / mask.sum(dim=(0, 2)).clamp(min=1)
+            training = torch.from_numpy(active).to(device)
+            loss = torch.where(training, errors, torch.zeros_like(errors)).sum()  # each member: its own loss
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            done += active
+            bar.update(int(active.sum()))
+            spread = out.detach().std(dim=(0, 2)).cpu().numpy()
+            constant = np.where(active & (spread < 1e-7), constant + 1, 0)
+            failed = active & ((constant >= COLLAPSE_STEPS) | ~np.isfinite(errors.detach().cpu().numpy()))
+            for member in np.flatnonzero(failed):
+                attempts[member] += 1
+                seed = int(seeds[member]) + 7919 * int(attempts[member])
+                log.warning("noise level %g, seed %d: the network collapsed (constant output) or diverged; "
+                            "restarting with a fresh initialisation (seed %d)", data.noise_level,
+                            seed - 7919, seed)
+                if attempts[member] >= ATTEMPTS:
+                    raise CollapsedError(f"noise level {data.noise_level:g}: training collapsed in {ATTEMPTS} attempts")
+                replacement, generators[member] = fresh(seed)
+                net.replace_member(member, replacement)
+                _reset_adagrad(optimiser, net, member)
+                bar.total += int(done[member])
+                done[member] = constant[member] = 0
+    return [net.member_state(member) for member in range(members)]
+
+
+def _reset_adagrad(optimiser: torch.optim.Adagrad, net: GroupedCascadeNet, member: int) -> None:
+    """Forget what Adagrad accumulated for one member (its squared-gradient sums start again at 0)."""
+    for group in (net.weights, net.biases):
+        for key, parameter in group.items():
+            optimiser.state[parameter]["sum"][net.member_rows(key, member)] = 0.0
 
 
 def train(
@@ -273,9 +321,9 @@ def train(
 ) -> CascadeModel:
     """Train a model folder in the published format: every noise level x ensemble member.
 
-    Resumable: a weight file already written is not trained again.  Members are
-    trained member by member across levels, so one member per level is usable early.  Each file is
-    written under a temporary name and renamed when complete.  On the CPU, members
+    Resumable: a weight file already written is not trained again.  The members of a noise level
+    train together as one grouped network (:func:`train_members`), levels in the config's order.
+    Each file is written under a temporary name and renamed when complete.  On the CPU, levels
     train in parallel processes of one thread each (small steps use one core best).
 
     Parameters
@@ -316,58 +364,84 @@ def train(
     config["training_finished"] = "Running"
     write_config(config, folder / "config.yaml")
     torch_device = resolve_device(device)
+    parallel = 1 if torch_device.type == "cuda" else max(1, workers or os.cpu_count() or 1)
     jobs = [
-        _Job(folders, config, int(level), member, seed, str(torch_device), epochs, folder)
-        for member in range(int(config["ensemble_size"]))  # member-major: one member per level is usable early
-        for level in config["noise_levels"]
-        if not (folder / weight_file_name(level, member)).is_file()
+        _Job(folders, config, int(level), members, seed, str(torch_device), epochs, folder)
+        for level, members in _groups(folder, config, parallel)
     ]
-    workers = 1 if torch_device.type == "cuda" else min(len(jobs), workers or os.cpu_count() or 1)
-    with tqdm(total=len(jobs), disable=not progress, unit="member", desc=f"training {config['model_name']}") as bar:
-        if workers <= 1:
+    parallel = min(parallel, len(jobs))
+    total = sum(len(job.members) for job in jobs)
+    with tqdm(total=total, disable=not progress, unit="member", desc=f"training {config['model_name']}") as bar:
+        if parallel <= 1:
             for job in jobs:
                 job.run(progress=progress)
-                bar.update()
+                bar.update(len(job.members))
         else:
             context = multiprocessing.get_context("spawn")  # no fork after OpenMP threads started
-            with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads,
+            with ProcessPoolExecutor(parallel, mp_context=context, initializer=torch.set_num_threads,
                                      initargs=(1,)) as pool:
-                for future in as_completed([pool.submit(job.run) for job in jobs]):
+                futures = {pool.submit(job.run): job for job in jobs}
+                for future in as_completed(futures):
                     future.result()  # a failed member stops the run with its error
-                    bar.update()
+                    bar.update(len(futures[future].members))
     config["training_finished"] = "Yes"
     write_config(config, folder / "config.yaml")
     return load_model_folder(folder)
 
 
+def _groups(folder: Path, config: dict[str, Any], parallel: int) -> list[tuple[int, list[int]]]:
+    """The members still to train, one group per noise level, in the config's level order.
+
+    Members of one level train together (one grouped network); while there are fewer groups
+    than parallel workers, the largest group is split so that every worker has one.
+    """
+    groups = []
+    for level in config["noise_levels"]:
+        missing = [member for member in range(int(config["ensemble_size"]))
+                   if not (folder / weight_file_name(level, member)).is_file()]
+        if missing:
+            groups.append((int(level), missing))
+    while groups and len(groups) < parallel:
+        largest = max(range(len(groups)), key=lambda index: len(groups[index][1]))
+        level, members = groups[largest]
+        if len(members) < 2:
+            break
+        half = (len(members) + 1) // 2
+        groups[largest:largest + 1] = [(level, members[:half]), (level, members[half:])]
+    return groups
+
+
 @dataclass
 class _Job:
-    """Training one member of one noise level into its weight file (picklable, for worker processes)."""
+    """Training members of one noise level into their weight files (picklable, for worker processes)."""
 
     folders: list[Path]
     config: dict[str, Any]
     level: int
-    member: int
+    members: list[int]
     seed: int
     device: str
     epochs: int | None
     folder: Path
 
-    def run(self, progress: bool = False) -> Path:
+    def run(self, progress: bool = False) -> list[Path]:
         config = self.config
         windowsize = int(config["windowsize"])
         data = TrainingSet(self.folders, float(config["sampling_rate"]), float(self.level), float(config["smoothing"]),
                            bool(int(config["causal_kernel"])), windowsize, int(float(config["before_frac"]) * windowsize),
                            np.random.default_rng(self.seed + 1000 * self.level))
-        log.info("noise level %s member %d: %d recordings, %d windows per epoch", self.level, self.member,
+        log.info("noise level %s members %s: %d recordings, %d windows per epoch", self.level, self.members,
                  len(data.traces), data.epoch_windows)
-        state = train_member(data, config, seed=self.seed + 1000 * self.level + self.member,
-                             device=torch.device(self.device), epochs=self.epochs, progress=progress)
-        target = self.folder / weight_file_name(self.level, self.member)
-        partial = target.with_suffix(".pth.partial")
-        torch.save(state, partial)
-        os.replace(partial, target)
-        return target
+        states = train_members(data, config, seeds=[self.seed + 1000 * self.level + m for m in self.members],
+                               device=torch.device(self.device), epochs=self.epochs, progress=progress)
+        written = []
+        for member, state in zip(self.members, states):
+            target = self.folder / weight_file_name(self.level, member)
+            partial = target.with_suffix(".pth.partial")
+            torch.save(state, partial)
+            os.replace(partial, target)
+            written.append(target)
+        return written
 
 
 def matched_config(frame_rate: float, roi_noise_levels: np.ndarray, training_datasets: Sequence[str], *,
