@@ -484,6 +484,32 @@ def denoise_command(file: str, series: str | None, frames: str | None, train_fra
                f"{summary.shape[0]}, {summary.shape[1]}×{summary.shape[2]} px{trained}) in {summary.seconds:.1f} s")
 
 
+@main.command("example")
+@click.argument("output", type=click.Path(dir_okay=False), default="example.nwb")
+@click.option("--layout", type=click.Choice(["visual_coding", "visual_behavior", "fluorescence"]),
+              default="visual_coding", show_default=True,
+              help="Where the traces sit: the Allen Visual Coding or Visual Behavior ΔF/F, or raw fluorescence.")
+@click.option("--allen", "allen_excerpt", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="The real Allen Brain Observatory excerpt (a .mat file of dF_traces, 30 Hz) instead of "
+                   "simulated traces.")
+@overwrite_option("an existing file")
+def example_command(output: str, layout: str, allen_excerpt: str | None, overwrite: bool) -> None:
+    """Write an example NWB file to try the package on: 40 simulated GCaMP6f-like neurons, 5 minutes at 30 Hz
+    (or a real Allen excerpt), ready for `nwb-cascade infer`."""
+    from .nwb.example import synthetic_traces, write_example_file
+
+    if Path(output).exists() and not overwrite:
+        raise UserError(f"{output} exists; give another name or --overwrite")
+    if allen_excerpt:
+        from scipy.io import loadmat
+
+        traces = loadmat(allen_excerpt)["dF_traces"]
+    else:
+        traces, _ = synthetic_traces()
+    path = write_example_file(output, traces, 30.0, layout=layout)
+    click.echo(f"{path}: {traces.shape[0]} ROIs x {traces.shape[1]} frames at 30 Hz ({layout} layout)")
+
+
 def run() -> None:
     """Entry point: the package's errors are one-line messages (exit status 2, or 128 + signal when interrupted)."""
     try:

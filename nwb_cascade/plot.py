@@ -1,6 +1,8 @@
 """Pictures of Cascade results: traces with spike rates and spikes, and the noise levels.
 
-Matplotlib with the Agg backend: no display is needed.
+The library never chooses matplotlib's backend: figures come from pyplot with whatever backend the
+session has, so they show inline in Jupyter, in a window where the user's backend opens one, and save
+from scripts and servers without a display (matplotlib falls back to Agg there).
 """
 
 from __future__ import annotations
@@ -8,10 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt
 import numpy as np
 import yaml
 from matplotlib.axes import Axes
@@ -23,7 +21,10 @@ from .nwb.write import MODULE
 
 def plot_noise_levels(noise: np.ndarray, model_levels: Sequence[float], ax: Axes | None = None) -> Axes:
     """Histogram of ROI noise levels with the model's noise levels marked."""
-    ax = ax or plt.figure(figsize=(6, 3)).add_subplot()
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        ax = plt.figure(figsize=(6, 3)).add_subplot()
     finite = np.asarray(noise, dtype=float)
     finite = finite[np.isfinite(finite)]
     top = max(float(np.max(model_levels)), float(finite.max()) if finite.size else 1.0) + 1
@@ -78,6 +79,12 @@ def plot_results(path: str | Path, *, rois: Sequence[int] | None = None, contain
     """
     from .nwb.open import open_nwb
 
+    if out is not None:
+        formats = Figure().canvas.get_supported_filetypes()
+        suffix = Path(out).suffix.lower().lstrip(".")
+        if suffix not in formats:
+            raise NWBInputError(f"cannot save a figure as {out}: name it with one of the extensions "
+                                f"{', '.join('.' + name for name in sorted(formats))} (e.g. .png, .pdf, .svg)")
     with open_nwb(path, "r") as (_, nwbfile):
         module = nwbfile.processing.get(MODULE)
         if module is None or not module.data_interfaces:
@@ -115,6 +122,8 @@ def plot_results(path: str | Path, *, rois: Sequence[int] | None = None, contain
         labels = [f"ROI {i}" + (f" (r≈{float(expected[i]):.2f})" if expected is not None else "") for i in picked]
         levels = yaml.safe_load(results.model_config).get("noise_levels", [])
         noise = np.asarray(rates.noise_levels[:])
+        import matplotlib.pyplot as plt
+
         figure = plt.figure(figsize=(10, 1.6 * len(picked) + 2.4), layout="constrained")
         grid = figure.add_gridspec(len(picked) + 1, 1, height_ratios=[1.0] * len(picked) + [1.2])
         axes = [figure.add_subplot(grid[i]) for i in range(len(picked))]

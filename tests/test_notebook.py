@@ -21,3 +21,6 @@ def test_quickstart_notebook_runs(tmp_path):
     printed = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
     assert "processing/cascade/ophys_DfOverF_DfOverF" in printed and "TsdFrame" in printed and "TsGroup" in printed
     assert (tmp_path / "quickstart" / "session.cascade.nwb").is_file()
+    # the figure shows inline: the library leaves matplotlib's backend to Jupyter
+    plot_cell = next(cell for cell in notebook.cells if "plot_results" in cell.source)
+    assert any("image/png" in output.get("data", {}) for output in plot_cell.outputs), plot_cell.outputs
