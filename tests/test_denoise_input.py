@@ -141,6 +141,28 @@ def test_one_frame_is_refused_with_a_reason(checkpoint, movie):
         train(movie.noisy[:10], patch=PATCH, steps=1)
 
 
+@pytest.mark.parametrize("settings", [{"steps": 0}, {"steps": -5}, {"train_frames": 0}, {"batch_size": 0},
+                                      {"steps": 2.5}, {"learning_rate": 0.0}])
+def test_training_settings_that_would_not_train_are_refused(movie, settings):
+    with pytest.raises(MovieError, match="must be"):
+        train(movie.noisy, patch=PATCH, **{"steps": 1, **settings})
+
+
+@pytest.mark.parametrize("frames", [(0, 5000), (-100, None), (60, 70)])
+def test_frames_beyond_the_movie_are_refused_not_clipped(checkpoint, movie, frames):
+    with pytest.raises(MovieError, match="beyond the movie, which has 48 frames"):
+        apply(movie.noisy, checkpoint, frames=frames)
+
+
+def test_cli_refuses_zero_steps_and_frames_beyond_the_movie_before_writing(movie, tmp_path):
+    source = write_movie_file(tmp_path / "raw.nwb", movie.noisy)
+    for arguments, message in ((["--steps", "0"], "steps must be a whole number of at least 1"),
+                               (["--frames", "0:5000"], "reach beyond the movie, which has 48 frames")):
+        result = CliRunner().invoke(main, ["denoise", str(source), *arguments, "-o", str(tmp_path / "den.nwb")])
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert not (tmp_path / "den.nwb").exists() and not (tmp_path / "den.denoiser.pt").exists()
+
+
 def test_movie_smaller_than_one_tile(checkpoint, movie, caplog):
     small = movie.noisy[:12, :20, :13]
     with caplog.at_level(logging.INFO):

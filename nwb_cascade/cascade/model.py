@@ -131,6 +131,13 @@ class CascadeModel:
             for k, state in enumerate(members):
                 validate_state_dict(state, self.config, str(Path(self.path or ".") / weight_file_name(level, k)))
 
+    def __repr__(self) -> str:
+        members = sorted({len(states) for states in self.weights.values()})
+        count = str(members[0]) if len(members) == 1 else f"{members[0]}-{members[-1]}"
+        return (f"CascadeModel({self.name!r}, {self.frame_rate:g} Hz, smoothing {self.smoothing * 1000:g} ms, "
+                f"noise levels {', '.join(f'{v:g}' for v in self.noise_levels)}, {count} member(s) per level"
+                + (f", from {self.path}" if self.path is not None else "") + ")")
+
     @property
     def name(self) -> str:
         """The model's name (``model_name`` in its config)."""

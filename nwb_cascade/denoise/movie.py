@@ -56,12 +56,20 @@ def frame_range(n_frames: int, frames: slice | tuple[int, int] | None) -> tuple[
         return 0, n_frames
     if isinstance(frames, tuple):
         frames = slice(*frames)
+    for bound in (frames.start, frames.stop):
+        if bound is not None and not -n_frames <= bound <= n_frames:
+            raise MovieError(f"frames {_text(frames)} reach beyond the movie, which has {n_frames} frames "
+                             f"(0:{n_frames}); choose a range inside it")
     start, stop, step = frames.indices(n_frames)
     if step != 1:
         raise MovieError(f"frames must be a contiguous range, not every {step}th frame")
     if stop <= start:
-        raise MovieError(f"frames {frames.start}:{frames.stop} select no frame of a movie of {n_frames}")
+        raise MovieError(f"frames {_text(frames)} select no frame of a movie of {n_frames}")
     return start, stop
+
+
+def _text(frames: slice) -> str:
+    return f"{'' if frames.start is None else frames.start}:{'' if frames.stop is None else frames.stop}"
 
 
 def block_frames(movie: Any, max_bytes: int = READ_BLOCK_BYTES) -> int:

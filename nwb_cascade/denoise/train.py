@@ -95,6 +95,12 @@ def train(
     -------
     Denoiser
     """
+    for name, value in (("steps", steps), ("train_frames", train_frames), ("batch_size", batch_size)):
+        if value is not None and (isinstance(value, bool) or int(value) != value or value < 1):
+            raise MovieError(f"{name} must be a whole number of at least 1, got {value!r}: an untrained network "
+                             "would only smooth the movie")
+    if not learning_rate > 0:
+        raise MovieError(f"learning_rate must be positive, got {learning_rate!r}")
     movie = as_movie(movie)
     n_total, height, width = (int(v) for v in movie.shape)
     start, stop = frame_range(n_total, frames)
