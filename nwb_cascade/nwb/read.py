@@ -23,7 +23,13 @@ the fluorescence series (with the plane's neuropil series); a series of unknown 
 taken as ΔF/F only when it is the plane's only candidate.  Events, deconvolved, denoised,
 baseline and neuropil series are never used; a plane with two candidates of the same role
 is ambiguous and needs ``series=``.  Series that are not traces (1-D, no ROI table, a shape
-that fits neither orientation) are listed by :func:`find_series` but never used.
+that fits neither orientation, data compressed with an HDF5 filter this installation lacks) are listed
+by :func:`find_series` but never used.
+
+Values are read as NWB defines them (:class:`Storage`): ``value = data × conversion + offset``, in
+``unit``; a series whose unit says percent is read as a fraction.  Values no recording gives (infinite,
+or orders of magnitude beyond their ROI's range: :mod:`nwb_cascade.cascade.outliers`) become missing
+(NaN) frames, with a warning that counts them; a series with more than 1% of them is refused.
 """
 
 from __future__ import annotations
@@ -33,13 +39,16 @@ import logging
 import re
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pynwb import NWBFile
 from pynwb.ophys import DfOverF, Fluorescence, RoiResponseSeries
 
-from ..cascade.errors import OrientationWarning
+from ..cascade.errors import OrientationWarning, OutlierWarning, QuantizationWarning
+from ..cascade.outliers import impossible_values
 from ..common.errors import NWBCascadeError
+from .filters import missing_filters
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,10 @@ log = logging.getLogger(__name__)
 READ_BLOCK_BYTES = 32 << 20
 #: Relative spread of frame intervals beyond which timestamps count as irregular.
 IRREGULAR_SPREAD = 0.05
+#: Share of a series' values that may be impossible (read as missing) before the series is refused as damaged.
+MOST_IMPOSSIBLE = 0.01
+#: A unit that says percent (ΔF/F in percent is read as a fraction).
+_PERCENT_UNIT = re.compile(r"%|\bpercent\b", re.IGNORECASE)
 
 DFF, FLUORESCENCE, UNKNOWN = "dff", "fluorescence", "unknown"
 EVENTS, DECONVOLVED, DENOISED, BASELINE, NEUROPIL = "events", "deconvolved", "denoised", "baseline", "neuropil"
@@ -87,6 +100,95 @@ class NoTracesError(NWBInputError):
 
 class IrregularTimestampsWarning(UserWarning):
     """Frame intervals that vary more than a few percent."""
+
+
+@dataclass(frozen=True)
+class Storage:
+    """How a series' stored numbers become its values: NWB's ``value = data × conversion + offset``, in ``unit``.
+
+    A unit that says percent (``%``, ``percent``) makes the values fractions (× 0.01): ΔF/F is read as a
+    fraction whatever the storage.  ``resolution`` (NWB: the smallest meaningful difference of the values,
+    in ``unit``; -1 when unknown) and the integer step of integer data say how finely values are stored.
+    """
+
+    conversion: float = 1.0
+    offset: float = 0.0
+    resolution: float = -1.0
+    unit: str = ""
+    integer: bool = False
+
+    @classmethod
+    def of(cls, series: Any) -> Storage:
+        """The storage of a TimeSeries (pynwb's defaults where the file states nothing)."""
+        data = getattr(series, "data", None)
+        dtype = getattr(data, "dtype", None)
+        return cls(conversion=_number(getattr(series, "conversion", 1.0), 1.0),
+                   offset=_number(getattr(series, "offset", 0.0), 0.0),
+                   resolution=_number(getattr(series, "resolution", -1.0), -1.0),
+                   unit=str(getattr(series, "unit", "") or ""),
+                   integer=dtype is not None and np.dtype(dtype).kind in "iu")
+
+    @property
+    def percent(self) -> bool:
+        return bool(_PERCENT_UNIT.search(self.unit))
+
+    @property
+    def scale(self) -> float:
+        """What each stored number is multiplied by: ``conversion`` (× 0.01 for percent)."""
+        return self.conversion * (0.01 if self.percent else 1.0)
+
+    @property
+    def shift(self) -> float:
+        """What is added after the multiplication: ``offset`` (× 0.01 for percent)."""
+        return self.offset * (0.01 if self.percent else 1.0)
+
+    @property
+    def plain(self) -> bool:
+        """Whether the values are the stored numbers themselves."""
+        return self.scale == 1.0 and self.shift == 0.0
+
+    @property
+    def step(self) -> float | None:
+        """The smallest difference between values the storage keeps (in the values' units), if known:
+        ``resolution``, else the step of integer data; None for floating-point data of unknown resolution."""
+        factor = 0.01 if self.percent else 1.0
+        if np.isfinite(self.resolution) and self.resolution > 0:
+            return self.resolution * factor
+        return abs(self.scale) if self.integer else None
+
+    @property
+    def problem(self) -> str:
+        """Why the values cannot be computed (``""`` if they can)."""
+        if not np.isfinite(self.conversion) or self.conversion == 0:
+            return (f"its conversion is {self.conversion!r}, so its values (data x conversion + offset) are not "
+                    "numbers; the file's scaling is damaged")
+        if not np.isfinite(self.offset):
+            return f"its offset is {self.offset!r}, so its values are not numbers; the file's scaling is damaged"
+        return ""
+
+    def describe(self) -> str:
+        """How values are read, in words (``"as stored"`` when they are the stored numbers)."""
+        if self.plain:
+            return "as stored"
+        parts = [f"data x {self.conversion:g}" if self.conversion != 1 else "data"]
+        if self.offset:
+            parts.append(f"{'+' if self.offset > 0 else '-'} {abs(self.offset):g}")
+        text = " ".join(parts)
+        return f"({text}) / 100 (unit {self.unit!r}: percent)" if self.percent else text
+
+    def apply(self, block: Any) -> np.ndarray:
+        """Stored numbers as float32 values (computed in float64: one rounding, to float32, at the end)."""
+        if self.plain:
+            return np.asarray(block, dtype=np.float32)
+        values = np.asarray(block, dtype=np.float64) * self.scale + self.shift
+        return values.astype(np.float32)
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        return float(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
 
 
 @dataclass
@@ -136,6 +238,11 @@ class SeriesInfo:
     @property
     def unit(self) -> str:
         return str(self.series.unit)
+
+    @property
+    def storage(self) -> Storage:
+        """How its stored numbers become values (conversion, offset, percent)."""
+        return Storage.of(self.series)
 
     @property
     def name(self) -> str:
@@ -248,6 +355,12 @@ def _layout(info: SeriesInfo) -> tuple[str, bool]:
         return f"its ROI table cannot be read ({type(error).__name__})", False
     if rois is None or table is None:
         return "no ROI table", False
+    missing = missing_filters(series.data)
+    if missing:
+        return f"its data is compressed with HDF5 {'; '.join(missing)}, which HDF5 cannot read without it", False
+    storage = info.storage
+    if storage.problem:
+        return storage.problem, False
     shape = tuple(int(v) for v in series.data.shape)
     if len(shape) == 1:
         if n_rois == 1 and shape[0] > 1:
@@ -469,18 +582,27 @@ def frame_rate(series: RoiResponseSeries) -> float:
 
 
 def read_traces(info: SeriesInfo) -> np.ndarray:
-    """The series' data as ROIs × frames float32, read (and, for frames × ROIs storage, transposed)
+    """The series' values as ROIs × frames float32, read (and, for frames × ROIs storage, transposed)
     in blocks of frames.  A series stored ROIs × frames is read as it is, with a warning.
+
+    Values are the stored numbers × conversion + offset (as fractions where the unit says percent: see
+    :class:`Storage`); values no recording gives become NaN, with a warning that counts them
+    (:func:`mask_impossible`); values stored in steps as large as their frame-to-frame changes are
+    warned about (:class:`~nwb_cascade.cascade.errors.QuantizationWarning`).
 
     Raises
     ------
     NWBInputError
-        A series that is not ROIs × frames traces (see :attr:`SeriesInfo.problem`).
+        A series that is not ROIs × frames traces (see :attr:`SeriesInfo.problem`), or one with
+        more than 1% of impossible values.
     """
     if info.problem:
         raise NWBInputError(f"{info.path} cannot be read as calcium traces: {info.problem}")
     data = info.series.data
+    storage = info.storage
     n_rois = info.n_rois
+    if not storage.plain:
+        log.info("%s: values read as %s", info.path, storage.describe())
     if info.transposed:
         warnings.warn(
             f"{info.path} is stored ROIs x frames {info.shape}, the other way round from NWB's frames x ROIs (its "
@@ -488,15 +610,74 @@ def read_traces(info: SeriesInfo) -> np.ndarray:
             OrientationWarning,
             stacklevel=2,
         )
-        return np.asarray(data[:], dtype=np.float32).reshape(n_rois, -1)
-    n_frames = info.n_frames
-    out = np.empty((n_rois, n_frames), dtype=np.float32)
-    block = max(1, READ_BLOCK_BYTES // max(1, 4 * n_rois))
-    for start in range(0, n_frames, block):
-        stop = min(n_frames, start + block)
-        chunk = np.asarray(data[start:stop], dtype=np.float32)
-        out[:, start:stop] = chunk.reshape(stop - start, n_rois).T
+        out = storage.apply(data[:]).reshape(n_rois, -1)
+    else:
+        n_frames = info.n_frames
+        out = np.empty((n_rois, n_frames), dtype=np.float32)
+        block = max(1, READ_BLOCK_BYTES // max(1, 4 * n_rois))
+        for start in range(0, n_frames, block):
+            stop = min(n_frames, start + block)
+            out[:, start:stop] = storage.apply(data[start:stop]).reshape(stop - start, n_rois).T
+    mask_impossible(out, info.path)
+    check_steps(out, storage, info.path)
     return out
+
+
+def mask_impossible(traces: np.ndarray, path: str) -> int:
+    """Turn the values no recording gives (:func:`~nwb_cascade.cascade.outliers.impossible_values`) into NaN,
+    in place, with a warning that counts them; return how many there were.
+
+    Raises
+    ------
+    NWBInputError
+        More than 1% of the values are impossible: the series is damaged, not a recording with a bad frame.
+    """
+    mask = impossible_values(traces)
+    count = int(mask.sum())
+    if not count:
+        return 0
+    rois, frames = int(mask.any(axis=1).sum()), int(mask.any(axis=0).sum())
+    finite = np.abs(traces[mask & np.isfinite(traces)])
+    largest = f", the largest {float(finite.max()):.3g}" if finite.size else ""
+    infinite = int(np.isinf(traces[mask]).sum())
+    what = f"{count} values ({infinite} infinite{largest})" if infinite else f"{count} values{largest or ''}"
+    if count > MOST_IMPOSSIBLE * traces.size:
+        raise NWBInputError(
+            f"{path}: {what} of {traces.size} lie orders of magnitude beyond their ROI's range or are infinite, "
+            f"in {rois} ROIs and {frames} frames: more than {MOST_IMPOSSIBLE:.0%} of the series, so it is damaged "
+            "(or not traces); repair it, or have its writer write it again"
+        )
+    traces[mask] = np.nan
+    first = int(np.flatnonzero(mask.any(axis=0))[0])
+    warnings.warn(
+        f"{path}: {what} in {rois} ROI(s) and {frames} frame(s) (the first at frame {first}) lie orders of magnitude "
+        "beyond their ROI's range or are infinite; no recording gives such values, so they are read as missing "
+        "(NaN), and the rates of the frames whose window touches them are NaN",
+        OutlierWarning,
+        stacklevel=3,
+    )
+    return count
+
+
+def check_steps(traces: np.ndarray, storage: Storage, path: str) -> None:
+    """Warn when values are stored in steps (resolution, or the step of integer data) as large as the median
+    frame-to-frame change of the ROIs: the noise levels Cascade measures are then those of the storage."""
+    step = storage.step
+    if step is None or traces.shape[-1] < 2:
+        return
+    changes = np.abs(np.diff(traces[:, : 1 << 14], axis=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        typical = float(np.nanmedian(np.nanmedian(changes, axis=1)))
+    if np.isfinite(typical) and step >= typical:
+        warnings.warn(
+            f"{path}: its values are stored in steps of {step:.3g} ("
+            + ("its resolution" if storage.resolution > 0 else f"integers x {storage.scale:g}")
+            + f"), as large as the median frame-to-frame change of its ROIs ({typical:.3g}): the noise levels "
+            "measure the storage, not the recording, and the spike rates are less reliable; store finer values",
+            QuantizationWarning,
+            stacklevel=3,
+        )
 
 
 def timestamps_of(series: RoiResponseSeries) -> np.ndarray | None:
