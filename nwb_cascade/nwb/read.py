@@ -11,10 +11,13 @@ known files):
    that role: ``events``, ``deconvolved``, ``denoised``, ``baseline``, ``neuropil``;
 2. a name that says ΔF/F (*dff*, *dfof*, *df/f*, *dfoverf*, *deltaf*) gives ``dff``;
 3. a description that says *event*, *deconvolved* or *denoised* gives that role;
-4. the container type: ``DfOverF`` gives ``dff``, ``Fluorescence`` gives ``fluorescence``
+4. a description that says the series is ΔF/F (*ΔF/F*, *dF/F*, *DF/F*, *deltaF/F*, *delta F over F*,
+   *(F - F0)/F0*...) gives ``dff``, wherever the series sits (some fly datasets keep ΔF/F in a
+   ``Fluorescence`` container); a mention that places ΔF/F after the series (*prior to dF/F
+   normalization*, Allen Visual Coding's fluorescence; *used to compute ΔF/F*) does not;
+5. the container type: ``DfOverF`` gives ``dff``, ``Fluorescence`` gives ``fluorescence``
    (raw, or neuropil-corrected, fluorescence; NeuroConv 0.10 names its ΔF/F ``DfOverF``
-   inside ``Fluorescence``, which rule 2 catches);
-5. outside those containers, a description that says ΔF/F gives ``dff``; otherwise ``unknown``.
+   inside ``Fluorescence``, which rule 2 catches); otherwise ``unknown``.
 
 Series that share a ROI region (the same ROI table and the same rows) belong to one
 **plane**: suite2p's export keeps several planes in one table, NeuroConv gives each plane
@@ -206,6 +209,8 @@ class SeriesInfo:
         The pynwb object.
     role
         What it holds (see the module docstring).
+    role_reason
+        Why it is taken to hold that.
     problem
         Why it cannot be read as ROIs × frames traces, or ``""``.
     transposed
@@ -218,6 +223,7 @@ class SeriesInfo:
     role: str = UNKNOWN
     problem: str = ""
     transposed: bool = False
+    role_reason: str = ""
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -280,35 +286,73 @@ class PlaneInput:
 
 
 def classify(series: RoiResponseSeries, container_name: str, container_type: str, context: str = "") -> str:
-    """The role of a series from its name, its container's name and type, and its description.
+    """The role of a series from its name, its container's name and type, and its description (see
+    :func:`classify_with_reason`)."""
+    return classify_with_reason(series, container_name, container_type, context)[0]
+
+
+def classify_with_reason(series: RoiResponseSeries, container_name: str, container_type: str,
+                         context: str = "") -> tuple[str, str]:
+    """The role of a series and why: from its name, its container's name and type, and its description.
 
     Names decide first (forbidden roles, then ΔF/F); then a description that says *event*,
-    *deconvolved* or *denoised*; then the container type.  A description's mention of ΔF/F
-    counts only for a series outside ``DfOverF`` and ``Fluorescence`` containers: fluorescence
-    is often described by what it becomes ("... prior to dF/F normalization", Allen Visual Coding).
-    ``context`` is the description of the series' module and ROI table: CaImAn's ``save_NWB``
-    describes them as CaImAn/CNMF estimates, and stores the model-fitted (denoised) ``C`` as a
-    ``Fluorescence`` series, so fluorescence there counts as ``denoised``.
+    *deconvolved* or *denoised*; then a description that says ΔF/F (unless it places ΔF/F after
+    the series: fluorescence is often described by what it becomes, "... prior to dF/F
+    normalization", Allen Visual Coding); then the container type.  ``context`` is the description
+    of the series' module and ROI table: CaImAn's ``save_NWB`` describes them as CaImAn/CNMF
+    estimates, and stores the model-fitted (denoised) ``C`` as a ``Fluorescence`` series, so
+    fluorescence there counts as ``denoised``.
     """
     names = [series.name.lower(), container_name.lower()]
     for role, marker in _NAME_MARKERS:
-        if any(marker.search(name) for name in names):
-            if role == NEUROPIL and any("correct" in name for name in names):
-                continue  # "neuropil-corrected" fluorescence is fluorescence
-            return role
-    if any(_DFF_MARKER.search(name) for name in names):
-        return DFF
-    description = str(series.description or "").lower()
+        for name in names:
+            if marker.search(name):
+                if role == NEUROPIL and any("correct" in other for other in names):
+                    break  # "neuropil-corrected" fluorescence is fluorescence
+                return role, f"its name{'' if name == names[0] else ' (of its container)'} {name!r} says {role}"
+    for name in names:
+        if _DFF_MARKER.search(name):
+            return DFF, f"its name{'' if name == names[0] else ' (of its container)'} {name!r} says ΔF/F"
+    description = str(series.description or "")
     for role, marker in _DESCRIPTION_MARKERS:
-        if marker.search(description):
-            return role
+        if marker.search(description.lower()):
+            return role, f"its description says {role}"
+    said = says_dff(description)
+    if said:
+        return DFF, f"its description says ΔF/F ({said!r})"
     if container_type == "DfOverF":
-        return DFF
+        return DFF, "it is in a DfOverF container"
     if container_type == "Fluorescence":
-        return DENOISED if _CNMF_MARKER.search(context.lower()) else FLUORESCENCE
-    if _DFF_MARKER.search(description.replace(" ", "")):
-        return DFF
-    return UNKNOWN
+        if _CNMF_MARKER.search(context.lower()):
+            return DENOISED, "a Fluorescence series of CaImAn (CNMF) estimates: its model-fitted C"
+        return FLUORESCENCE, "it is in a Fluorescence container"
+    return UNKNOWN, "neither its name, its container nor its description says what it holds"
+
+
+#: How descriptions write ΔF/F.
+_DFF_WORDS = re.compile(
+    r"(?<![a-z])(?:d\s*f\s*/\s*f|δ\s*f\s*/\s*f|delta\s*-?\s*f\s*(?:/|over)\s*f|d\s*f\s*over\s*f|dff|dfof"
+    r"|\(\s*f\s*-\s*f_?0\s*\)\s*/\s*f_?0)",
+    re.IGNORECASE,
+)
+#: Words before a mention of ΔF/F that place ΔF/F after the series (fluorescence described by what it becomes).
+_BEFORE_DFF = re.compile(r"prior\s+to|before|\bnot\b|without|to\s+(?:compute|calculate|derive|obtain|get)|"
+                         r"for\s+(?:computing|calculating|deriving)|from\s+which|input\s+(?:to|for|of)|basis\s+(?:of|for)",
+                         re.IGNORECASE)
+#: Words after it that do the same ("ΔF/F is computed from these").
+_AFTER_DFF = re.compile(r"^\W*(?:\w+\s+){0,3}(?:computed|calculated|derived)\s+from\s+(?:this|these|them|it)\b",
+                        re.IGNORECASE)
+
+
+def says_dff(description: str) -> str:
+    """The words by which a description says its series is ΔF/F, or ``""``: a mention of ΔF/F that nothing
+    places after the series (``prior to dF/F``, ``used to compute ΔF/F``, ``ΔF/F is computed from these``)."""
+    for match in _DFF_WORDS.finditer(description or ""):
+        before = description[max(0, match.start() - 40):match.start()]
+        after = description[match.end():match.end() + 60]
+        if not _BEFORE_DFF.search(before) and not _AFTER_DFF.search(after):
+            return match.group(0)
+    return ""
 
 
 def find_series(nwbfile: NWBFile) -> list[SeriesInfo]:
@@ -330,8 +374,8 @@ def find_series(nwbfile: NWBFile) -> list[SeriesInfo]:
                 if isinstance(series, CascadeSpikeRates):
                     continue
                 context = f"{module.description or ''} {_table_description(series)}"
-                info = SeriesInfo(f"processing/{module_name}/{relative}", kind, series,
-                                  classify(series, parent_name, kind, context))
+                role, why = classify_with_reason(series, parent_name, kind, context)
+                info = SeriesInfo(f"processing/{module_name}/{relative}", kind, series, role, role_reason=why)
                 info.problem, info.transposed = _layout(info)
                 found.append(info)
     return found
