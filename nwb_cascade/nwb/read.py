@@ -29,6 +29,11 @@ is ambiguous and needs ``series=``.  Series that are not traces (1-D, no ROI tab
 that fits neither orientation, data compressed with an HDF5 filter this installation lacks) are listed
 by :func:`find_series` but never used.
 
+What each series measures (the indicator, the species, the cells) is decided by
+:func:`~nwb_cascade.nwb.measure.read_measure`: series of sensors other than calcium indicators are
+refused, series of non-spiking species or of glia skipped, and planes are formed from the others
+(so that a two-channel file runs its calcium channel only).
+
 Values are read as NWB defines them (:class:`Storage`): ``value = data × conversion + offset``, in
 ``unit``; a series whose unit says percent is read as a fraction.  Values no recording gives (infinite,
 or orders of magnitude beyond their ROI's range: :mod:`nwb_cascade.cascade.outliers`) become missing
@@ -52,6 +57,7 @@ from ..cascade.errors import OrientationWarning, OutlierWarning, QuantizationWar
 from ..cascade.outliers import impossible_values
 from ..common.errors import NWBCascadeError
 from .filters import missing_filters
+from .measure import SKIP, Overrides, Reading, read_measure
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +105,11 @@ class NWBInputError(NWBCascadeError, ValueError):
 
 class NoTracesError(NWBInputError):
     """A file with no calcium traces at all (a raw movie, a behaviour-only session): nothing to infer from."""
+
+
+class NotSpikingCellsError(NoTracesError):
+    """A file whose calcium traces are all of cells Cascade cannot calibrate (a non-spiking species, glia):
+    nothing to infer spikes from (a batch records it as skipped)."""
 
 
 class IrregularTimestampsWarning(UserWarning):
@@ -211,6 +222,9 @@ class SeriesInfo:
         What it holds (see the module docstring).
     role_reason
         Why it is taken to hold that.
+    reading
+        What it measures and whether a run reads it (set when inputs are chosen; see
+        :func:`~nwb_cascade.nwb.measure.read_measure`).
     problem
         Why it cannot be read as ROIs × frames traces, or ``""``.
     transposed
@@ -224,6 +238,7 @@ class SeriesInfo:
     problem: str = ""
     transposed: bool = False
     role_reason: str = ""
+    reading: Reading | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -249,6 +264,17 @@ class SeriesInfo:
     def storage(self) -> Storage:
         """How its stored numbers become values (conversion, offset, percent)."""
         return Storage.of(self.series)
+
+    @property
+    def container_name(self) -> str:
+        """The name of its container (``""`` for a series directly in a module)."""
+        parts = self.path.split("/")
+        return parts[2] if len(parts) > 3 else ""
+
+    @property
+    def runs(self) -> bool:
+        """Whether a run may read it: readable as traces, and measuring what Cascade reads (see :attr:`reading`)."""
+        return not self.problem and (self.reading is None or self.reading.runs)
 
     @property
     def name(self) -> str:
@@ -475,17 +501,46 @@ def plane_inputs(candidates: list[SeriesInfo]) -> tuple[list[PlaneInput], list[s
     return inputs, reasons
 
 
-def choose_inputs(nwbfile: NWBFile, series: str | None = None, *, compute_dff: bool = True) -> list[PlaneInput]:
-    """The inputs of a run: one per plane (``series`` None or ``"all"``), or those ``series`` names.
+@dataclass
+class Selection:
+    """The inputs of a run, and the series left out for what they measure (path, reason)."""
+
+    inputs: list[PlaneInput]
+    left_out: list[tuple[str, str]] = field(default_factory=list)
+
+
+def measure_all(candidates: list[SeriesInfo], nwbfile: NWBFile, overrides: Overrides | None = None) -> None:
+    """Decide what each readable series measures (:attr:`SeriesInfo.reading`)."""
+    for info in candidates:
+        if not info.problem:
+            info.reading = read_measure(info.series, info.container_name, nwbfile, overrides)
+
+
+def choose_inputs(nwbfile: NWBFile, series: str | None = None, *, compute_dff: bool = True,
+                  overrides: Overrides | None = None) -> list[PlaneInput]:
+    """The inputs of a run (see :func:`select_inputs`)."""
+    return select_inputs(nwbfile, series, compute_dff=compute_dff, overrides=overrides).inputs
+
+
+def select_inputs(nwbfile: NWBFile, series: str | None = None, *, compute_dff: bool = True,
+                  overrides: Overrides | None = None) -> Selection:
+    """The inputs of a run: one per plane (``series`` None or ``"all"``), or those ``series`` names; and the
+    series left out for what they measure.
 
     ``series`` is a full path, the end of one (``DfOverF/DfOverF``, ``plane1``), or a glob
     (``*/Fluorescence/plane*``).  A name that matches several series is an error listing them.
+    Series of sensors other than calcium indicators, of non-spiking species or of glia are left
+    out of the planes (:mod:`nwb_cascade.nwb.measure`; ``overrides`` says what the user said over
+    the file), each with a warning.
 
     Raises
     ------
     NWBInputError
         No series, nothing usable (with what the file holds and what to use instead), an
-        ambiguous plane or name, a chosen series that must not be used.
+        ambiguous plane or name, a chosen series that must not be used, a refused sensor (with how
+        to force it), or ``overrides.indicator`` over planes that the file says measure different things.
+    NotSpikingCellsError
+        Every series left out is of a non-spiking species or of glia.
     """
     candidates = find_series(nwbfile)
     if not candidates:
@@ -493,13 +548,24 @@ def choose_inputs(nwbfile: NWBFile, series: str | None = None, *, compute_dff: b
             "this file holds no RoiResponseSeries in any processing module, so there are no calcium traces to "
             "infer spikes from (a raw movie or behaviour-only file? segment the movie first)"
         )
+    overrides = overrides or Overrides()
+    measure_all(candidates, nwbfile, overrides)
     listing = "\n".join(f"  {info.describe()}" for info in candidates)
+    left_out: list[tuple[str, str]] = []
     if series is None or series == "all":
-        inputs, reasons = plane_inputs(candidates)
+        if overrides.indicator:
+            _refuse_one_indicator_for_several(candidates, nwbfile, overrides)
+        left = [info for info in candidates if not info.problem and not info.runs and info.usable_role]
+        left_out = [(info.path, info.reading.reason) for info in left]
+        inputs, reasons = plane_inputs([info for info in candidates if info.runs])
         if not inputs:
+            if left:
+                _refuse_left_out(left)
             raise NWBInputError("no series of this file can be used for spike inference: "
                                 + ("; ".join(reasons) or "none is a readable ROIs x frames trace")
                                 + f". {USE_INSTEAD[0].upper()}{USE_INSTEAD[1:]}. The file holds:\n{listing}")
+        for path, reason in left_out:
+            log.warning("%s is not run: %s", path, reason)
     else:
         inputs = [_named_input(info, candidates) for info in _match(candidates, series, listing)]
     if not compute_dff:
@@ -507,7 +573,32 @@ def choose_inputs(nwbfile: NWBFile, series: str | None = None, *, compute_dff: b
             if plane.compute_dff:
                 raise NWBInputError(f"{plane.series.path} is raw fluorescence and computing ΔF/F is switched off; "
                                     "switch it on (drop --no-compute-dff) or give a ΔF/F series")
-    return inputs
+    return Selection(inputs, left_out)
+
+
+def _refuse_left_out(left: list[SeriesInfo]) -> None:
+    """Nothing runs: say why of every series left out (skipped when all are skips, else refused)."""
+    lines = "\n".join(f"  {info.path}: {info.reading.reason}" for info in left)
+    if all(info.reading.verdict == SKIP for info in left):
+        raise NotSpikingCellsError(f"no series of this file holds calcium traces of spiking neurons that Cascade "
+                                   f"calibrates; skipped:\n{lines}")
+    raise NWBInputError(f"no series of this file can be used for spike inference:\n{lines}")
+
+
+def _refuse_one_indicator_for_several(candidates: list[SeriesInfo], nwbfile: NWBFile, overrides: Overrides) -> None:
+    """An indicator given for every plane of a file whose planes, it says, measure different things."""
+    own = {}
+    for info in candidates:
+        if not info.problem and info.usable_role:
+            reading = read_measure(info.series, info.container_name, nwbfile,
+                                   Overrides(model_given=overrides.model_given, spiking_cells=overrides.spiking_cells))
+            if reading.where:
+                own[info.path] = reading
+    if len({reading.measures for reading in own.values()}) > 1:
+        listing = "\n".join(f"  {path}: {reading.taken_for()}" for path, reading in own.items())
+        raise NWBInputError(f"--indicator {overrides.indicator} would apply to every series, but this file says its "
+                            f"series measure different things; choose the series it is for with --series PATH:"
+                            f"\n{listing}")
 
 
 def _match(candidates: list[SeriesInfo], series: str, listing: str) -> list[SeriesInfo]:
@@ -530,7 +621,10 @@ def _named_input(info: SeriesInfo, candidates: list[SeriesInfo]) -> PlaneInput:
         raise NWBInputError(f"{info.path} cannot be read as calcium traces: {info.problem}")
     if not info.usable_role:
         raise NWBInputError(f"{info.path} is {REFUSED[info.role]}; {USE_INSTEAD}")
-    plane = [other for other in candidates if not other.problem and other is not info and other.plane == info.plane]
+    if not info.runs:
+        error = NotSpikingCellsError if info.reading.verdict == SKIP else NWBInputError
+        raise error(f"{info.path} is not run: {info.reading.reason}")
+    plane = [other for other in candidates if other.runs and other is not info and other.plane == info.plane]
     neuropil = None
     if info.role == FLUORESCENCE:
         neuropils = [other for other in plane if other.role == NEUROPIL]
@@ -538,6 +632,42 @@ def _named_input(info: SeriesInfo, candidates: list[SeriesInfo]) -> PlaneInput:
         if len(neuropils) > 1:
             raise NWBInputError(f"{info.path}: its plane has {len(neuropils)} neuropil series; give the ΔF/F yourself")
     return PlaneInput(info, neuropil, plane)
+
+
+@dataclass(frozen=True)
+class SeriesDecision:
+    """What a run takes a series for, what it does with it, and why (``nwb-cascade inspect`` prints it)."""
+
+    taken_for: str
+    action: str
+    why: str
+
+    def describe(self) -> str:
+        return f"taken for {self.taken_for}: {self.action} ({self.why})"
+
+
+_ROLE_WORDS = {DFF: "ΔF/F", FLUORESCENCE: "fluorescence", UNKNOWN: "traces of an unstated kind"}
+
+
+def decide(info: SeriesInfo, planes: list[PlaneInput]) -> SeriesDecision:
+    """What a default run (inputs ``planes``, from :func:`plane_inputs`) does with ``info``, and why."""
+    if info.problem:
+        return SeriesDecision("no traces", "not used", info.problem)
+    for plane in planes:
+        if plane.neuropil is info:
+            return SeriesDecision("neuropil", f"subtracted from {plane.series.path}", info.role_reason)
+    if not info.usable_role:
+        return SeriesDecision(REFUSED[info.role], "not used", info.role_reason)
+    taken = f"{_ROLE_WORDS[info.role]} of {info.reading.taken_for()}" if info.reading else _ROLE_WORDS[info.role]
+    if info.reading is not None and not info.reading.runs:
+        return SeriesDecision(taken, "refused" if info.reading.verdict != SKIP else "skipped", info.reading.reason)
+    why = "; ".join(part for part in (info.role_reason, info.reading.reason if info.reading else "") if part)
+    for plane in planes:
+        if plane.series is info:
+            action = "input of its plane" + (", ΔF/F computed from it" if plane.compute_dff else "")
+            return SeriesDecision(taken, action, why)
+    chosen = next((plane.series.path for plane in planes if plane.series.plane == info.plane), None)
+    return SeriesDecision(taken, f"not used: its plane's input is {chosen}" if chosen else "not used", why)
 
 
 def choose_series(nwbfile: NWBFile, path: str | None = None) -> SeriesInfo:
