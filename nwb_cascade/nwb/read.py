@@ -561,8 +561,9 @@ def select_inputs(nwbfile: NWBFile, series: str | None = None, *, compute_dff: b
         if not inputs:
             if left:
                 _refuse_left_out(left)
+            unreadable = [f"{info.path}: {info.problem}" for info in candidates if info.problem and info.usable_role]
             raise NWBInputError("no series of this file can be used for spike inference: "
-                                + ("; ".join(reasons) or "none is a readable ROIs x frames trace")
+                                + ("; ".join(reasons or unreadable) or "none is a readable ROIs x frames trace")
                                 + f". {USE_INSTEAD[0].upper()}{USE_INSTEAD[1:]}. The file holds:\n{listing}")
         for path, reason in left_out:
             log.warning("%s is not run: %s", path, reason)
