@@ -489,7 +489,7 @@ def inspect(path: str | Path) -> dict[str, Any]:
         measure_all(candidates, nwbfile)
         try:
             planes, _ = plane_inputs([info for info in candidates if info.runs])
-            problem = "" if planes else "no series can be used (see what each is taken for)"
+            problem = "" if planes else "no series can be used (see each series above)"
         except NWBInputError as error:
             planes, problem = [], str(error)
         used = {id(plane.series): plane for plane in planes}
