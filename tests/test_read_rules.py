@@ -434,7 +434,7 @@ def test_a_frame_of_1e30_becomes_a_missing_frame(dff, tmp_path):
     broken[2, 1000], broken[5, 1500] = 1e30, np.inf
     missing[2, 1000] = missing[5, 1500] = np.nan
     path = write_session(tmp_path / "broken.nwb", [Plane([Series("traces", broken)])])
-    with pytest.warns(OutlierWarning, match=r"2 values \(1 infinite, the largest 1e\+30\) in 2 ROI\(s\) and 2 frame"):
+    with pytest.warns(OutlierWarning, match=r"2 value\(s\) \(1 infinite, the largest 1e\+30\) in 2 ROI\(s\) and 2 frame"):
         infer(path, tmp_path / "out.nwb", discrete_spikes=False)
     run(write_session(tmp_path / "missing.nwb", [Plane([Series("traces", missing)])]), tmp_path / "reference.nwb")
     (got,), (want,) = rates_of(tmp_path / "out.nwb").values(), rates_of(tmp_path / "reference.nwb").values()

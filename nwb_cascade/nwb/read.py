@@ -813,9 +813,10 @@ def mask_impossible(traces: np.ndarray, path: str) -> int:
         return 0
     rois, frames = int(mask.any(axis=1).sum()), int(mask.any(axis=0).sum())
     finite = np.abs(traces[mask & np.isfinite(traces)])
-    largest = f", the largest {float(finite.max()):.3g}" if finite.size else ""
     infinite = int(np.isinf(traces[mask]).sum())
-    what = f"{count} values ({infinite} infinite{largest})" if infinite else f"{count} values{largest or ''}"
+    details = ([f"{infinite} infinite"] if infinite else []) + \
+        ([f"the largest {float(finite.max()):.3g}"] if finite.size else [])
+    what = f"{count} value(s) ({', '.join(details)})"
     if count > MOST_IMPOSSIBLE * traces.size:
         raise NWBInputError(
             f"{path}: {what} of {traces.size} lie orders of magnitude beyond their ROI's range or are infinite, "
