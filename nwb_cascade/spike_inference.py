@@ -42,13 +42,14 @@ from .nwb.inplace import ensure_free_space
 from .nwb.measure import GENOTYPE, PLANE_INDICATOR, Overrides
 from .nwb.open import open_nwb
 from .nwb.read import (
+    FLUORESCENCE,
     USE_INSTEAD,
     IrregularTimestampsWarning,
     NWBInputError,
     PlaneInput,
+    Selection,
     SeriesDecision,
     SeriesInfo,
-    Selection,
     choose_inputs,
     decide,
     find_series,
@@ -287,7 +288,7 @@ def infer_plane(plane: PlaneInput, options: RunOptions, *, facts: dict[str, str 
         )
     traces, recipe = plane_traces(plane, rate, options.dff_recipe)
     noise = noise_levels(traces, rate)
-    _check_not_smoothed(info, noise, cascade)
+    _check_not_smoothed(info, noise, cascade, rate)
     try:
         rates = predict(traces, cascade, frame_rate=rate, threshold=options.threshold, noise_levels=noise,
                         device=options.device, progress=options.progress)
@@ -313,16 +314,19 @@ def _storage_note(info: SeriesInfo) -> str:
     return f"(Its values were read as {storage.describe()}, as its conversion, offset and unit say.)"
 
 
-def _check_not_smoothed(info: SeriesInfo, noise: np.ndarray, model: CascadeModel) -> None:
+def _check_not_smoothed(info: SeriesInfo, noise: np.ndarray, model: CascadeModel, rate: float) -> None:
     """Refuse traces far smoother than ΔF/F: denoised, deconvolved or event traces."""
     finite = noise[np.isfinite(noise)]
     if finite.size and float(np.median(finite)) < IMPLAUSIBLY_LOW_NOISE:
         storage = info.storage
         read_as = "" if storage.plain else f" (its values read as {storage.describe()}, as its metadata say)"
+        change = float(np.median(finite)) * np.sqrt(rate) / 100  # the median |frame-to-frame change| it means
+        coarse = f", or values stored in steps too coarse (steps of {storage.step:.3g})" \
+            if storage.step is not None and info.role != FLUORESCENCE and storage.step >= change else ""
         raise NWBInputError(
             f"{info.path}: the median noise level of its traces is {float(np.median(finite)):.3f}{read_as}, far "
             f"below any Cascade model's (the lowest level is {float(model.noise_levels.min()):g}; real ΔF/F has 0.5 "
-            f"or more). Traces this smooth are denoised, deconvolved or event traces, not ΔF/F; {USE_INSTEAD}"
+            f"or more). Traces this smooth are denoised, deconvolved or event traces{coarse}, not ΔF/F; {USE_INSTEAD}"
         )
 
 
@@ -481,8 +485,9 @@ def inspect(path: str | Path) -> dict[str, Any]:
     fluorescence, with which neuropil), its noise levels (for the series a run uses: of the ΔF/F
     it reads or computes), why it cannot be read as traces (``problem``), what it measures
     (``measures``, ``indicator``, ``verdict``: run, refuse or skip) and the run's decision on it
-    (``decision``: a :class:`~nwb_cascade.nwb.read.SeriesDecision`, what it is taken for and why).  ``expected`` holds, per results container whose model carries an expected
-    accuracy, its median over ROIs.  ``problem`` at the top says why a default run would fail.
+    (``decision``: a :class:`~nwb_cascade.nwb.read.SeriesDecision`, what it is taken for and why).
+    ``expected`` holds, per results container whose model carries an expected accuracy, its median
+    over ROIs.  ``problem`` at the top says why a default run would fail.
     """
     with open_nwb(path, "r") as (_, nwbfile):
         candidates = find_series(nwbfile)

@@ -21,7 +21,7 @@ import h5py
 log = logging.getLogger(__name__)
 
 try:  # registers the filters with HDF5 (the import is all it takes)
-    import hdf5plugin  # noqa: F401
+    import hdf5plugin
 except ImportError:  # pragma: no cover - a dependency; its absence is named when a filter is missing
     hdf5plugin = None
     log.debug("hdf5plugin is not installed: Blosc, Zstd, LZ4... compressed datasets cannot be read")
