@@ -28,16 +28,24 @@ def impossible_values(traces: np.ndarray) -> np.ndarray:
     traces = np.atleast_2d(np.asarray(traces))
     mask = np.isinf(traces)
     for start in range(0, traces.shape[0], _BLOCK):
-        block = np.asarray(traces[start:start + _BLOCK], dtype=np.float64)
-        block = np.where(np.isfinite(block), block, np.nan)
+        block = np.asarray(traces[start:start + _BLOCK], dtype=np.result_type(traces.dtype, np.float32))
+        finite = np.isfinite(block)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN ROIs: nothing to flag
-            median = np.nanmedian(block, axis=1, keepdims=True)
-            deviation = np.abs(block - median)
-            mad = np.nanmedian(deviation, axis=1, keepdims=True)
-            low, high = np.nanpercentile(block, [1, 99], axis=1, keepdims=True)
-        spread = np.where(mad > 0, mad, (high - low) / 10)
-        spread = np.where(spread > 0, spread, np.fmax(1e-3 * np.abs(median), 1e-6))  # ROIs of one value
+            if finite.all():  # the usual case, and the fast one
+                median = np.median(block, axis=1, keepdims=True)
+                deviation = np.abs(block - median)
+                spread = np.median(deviation, axis=1, keepdims=True)
+            else:
+                block = np.where(finite, block, np.nan)
+                median = np.nanmedian(block, axis=1, keepdims=True)
+                deviation = np.abs(block - median)
+                spread = np.nanmedian(deviation, axis=1, keepdims=True)
+            flat = ~(spread[:, 0] > 0)  # ROIs of mostly one value (or none)
+            if flat.any():
+                low, high = np.nanpercentile(block[flat], [1, 99], axis=1)
+                spread[flat, 0] = (high - low) / 10
+                spread = np.where(spread > 0, spread, np.fmax(1e-3 * np.abs(median), 1e-6))
         with np.errstate(invalid="ignore"):
             mask[start:start + _BLOCK] |= deviation > FACTOR * spread
     return mask
