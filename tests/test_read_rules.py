@@ -485,6 +485,21 @@ def test_blosc_and_zstd_series_read_as_gzip_ones(writer, dff, tmp_path):
     np.testing.assert_array_equal(got, want)  # the same values in the same engine batches
 
 
+def test_a_zstd_series_is_annotated_in_place(dff, tmp_path):
+    """The other mode: results added to the file itself, from a Zstd-compressed series, equal a new file's."""
+    from nwb_cascade.spike_inference import annotate
+
+    io = dict(hdf5plugin.Zstd(), chunks=(600, ROIS), allow_plugin_filters=True)
+    path = write_session(tmp_path / "z.nwb", [Plane([Series("traces", dff, io=io)])])
+    run(path, tmp_path / "out.nwb")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        annotate(path, discrete_spikes=False)
+    (got,), (want,) = rates_of(path).values(), rates_of(tmp_path / "out.nwb").values()
+    np.testing.assert_array_equal(got, want)
+    assert _compressed_by(path, "processing/ophys/DfOverF/traces/data").lower().startswith("hdf5 zstd")
+
+
 BLOCKED = ("import sys; sys.modules['hdf5plugin'] = None; from nwb_cascade.cli import run; "
            "sys.argv[0] = 'nwb-cascade'; run()")
 
