@@ -45,7 +45,8 @@ def run_options(command):
         options = RunOptions(series=values.pop("series"), model=values.pop("model"),
                              discrete_spikes=not values.pop("no_discrete_spikes"),
                              threshold=_threshold(values.pop("threshold")), device=values.pop("device"),
-                             compute_dff=not values.pop("no_compute_dff"), dff_recipe=chosen, progress=True)
+                             compute_dff=not values.pop("no_compute_dff"), dff_recipe=chosen, progress=True,
+                             indicator=values.pop("indicator"), spiking_cells=values.pop("spiking_cells"))
         return command(options=options, **values)
 
     declared = [
@@ -65,6 +66,12 @@ def run_options(command):
                      help="c in F - c * Fneu, when ΔF/F is computed."),
         click.option("--baseline-window", type=float, default=recipe.window, show_default=True,
                      help="Seconds of the running min/max (maximin) baseline F0, when ΔF/F is computed."),
+        click.option("--indicator", default=defaults.indicator,
+                     help="The indicator of the chosen series, over what the file says (it picks the model); a sensor "
+                          "of something other than calcium (iGluSnFR, GACh3.0...) runs only with --model too."),
+        click.option("--spiking-cells", is_flag=True, default=defaults.spiking_cells,
+                     help="Run the chosen series as spiking neurons although the subject's species (C. elegans) or "
+                          "the ROIs' names (glia, astrocytes) say otherwise."),
     ]
     for option in reversed(declared):
         with_options = option(with_options)
@@ -118,10 +125,11 @@ def inspect_command(file: str) -> None:
         if row["problem"]:
             click.echo(f"{mark} {row['path']}  [{row['kind']}, {row['role']}] not used: {row['problem']}")
             continue
+        scaled = "" if row["read_as"] == "as stored" else f", values read as {row['read_as']}"
         irregular = " (irregular timestamps)" if row["irregular_timestamps"] else ""
         transposed = " (stored ROIs x frames)" if row["transposed"] else ""
         line = (f"{mark} {row['path']}  [{row['kind']}, {row['role']}] {row['rois']} ROIs x {row['frames']} frames, "
-                f"{row['frame_rate']:.4g} Hz{irregular}{transposed}, unit {row['unit']!r}")
+                f"{row['frame_rate']:.4g} Hz{irregular}{transposed}, unit {row['unit']!r}{scaled}")
         if row["default"]:
             source = ""
             if row["dff_computed"]:
@@ -130,6 +138,7 @@ def inspect_command(file: str) -> None:
             line += (f"; {source}noise levels {row['noise_min']:.2f}-{row['noise_max']:.2f} "
                      f"(median {row['noise_median']:.2f})")
         click.echo(line)
+        click.echo(f"    {row['decision'].describe()}")
     if found["problem"]:
         click.echo(f"a run with no --series would fail: {found['problem']}")
     for name in found["results"]:

@@ -15,7 +15,7 @@ import yaml
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .nwb.read import NWBInputError, timestamps_of
+from .nwb.read import NWBInputError, Storage, timestamps_of
 from .nwb.write import MODULE
 
 
@@ -112,7 +112,7 @@ def plot_results(path: str | Path, *, rois: Sequence[int] | None = None, contain
         picked = np.sort(np.asarray(rois))
         first, stop = _frames_in(time, window, path)
         time = time[first:stop]
-        dff = np.asarray(results.source.data[first:stop, picked]).T
+        dff = Storage.of(results.source).apply(results.source.data[first:stop, picked]).T  # values, not data
         rate = np.asarray(rates.data[first:stop, picked]).T
         spikes = None
         if spikes_table is not None:

@@ -34,22 +34,31 @@ from .cascade import (
     predict,
 )
 from .cascade import discrete_spikes as fit_spikes
+from .cascade.errors import NoiseLevelError
 from .cascade.indicators import choose_model
 from .cascade.model import ACCURACY_MEASURES
 from .manifest import RESULT_FIELDS
 from .nwb.inplace import ensure_free_space
+from .nwb.measure import GENOTYPE, PLANE_INDICATOR, Overrides
 from .nwb.open import open_nwb
 from .nwb.read import (
+    FLUORESCENCE,
     USE_INSTEAD,
     IrregularTimestampsWarning,
     NWBInputError,
     PlaneInput,
+    Selection,
+    SeriesDecision,
+    SeriesInfo,
     choose_inputs,
+    decide,
     find_series,
     frame_rate,
+    measure_all,
     plane_inputs,
     read_traces,
     recording_facts,
+    select_inputs,
 )
 from .nwb.sources import Source, resolve
 from .nwb.target import check_target, provenance, refuse_existing, working_copy
@@ -78,7 +87,11 @@ class RunOptions:
     ``series`` names the input (a path, its end, a glob, ``"all"``; default: every plane's);
     ``model`` a model name or folder (default: the one the indicator and frame rate call for);
     ``threshold``, ``device`` go to :func:`nwb_cascade.cascade.predict`; ``compute_dff`` and
-    ``dff_recipe`` say whether and how ΔF/F is computed from fluorescence.
+    ``dff_recipe`` say whether and how ΔF/F is computed from fluorescence.  ``indicator`` names the
+    indicator of the chosen series, over what the file says (it picks the model; a sensor of something
+    other than calcium runs only with ``model`` given too); ``spiking_cells`` says that the chosen series
+    are spiking neurons, whatever the subject's species or the ROIs' names say (see
+    :mod:`nwb_cascade.nwb.measure`).
     """
 
     series: str | None = None
@@ -89,6 +102,18 @@ class RunOptions:
     compute_dff: bool = True
     dff_recipe: DffRecipe = field(default_factory=DffRecipe)
     progress: bool = False
+    indicator: str | None = None
+    spiking_cells: bool = False
+
+    @property
+    def overrides(self) -> Overrides:
+        """What these options say over the file about what the series measure."""
+        return Overrides(self.indicator, self.model is not None, self.spiking_cells)
+
+
+def select(nwbfile: NWBFile, options: RunOptions) -> Selection:
+    """The inputs of a run with ``options`` (:func:`nwb_cascade.nwb.read.select_inputs`)."""
+    return select_inputs(nwbfile, options.series, compute_dff=options.compute_dff, overrides=options.overrides)
 
 
 @dataclass
@@ -119,6 +144,7 @@ class RunSummary:
     output: Path
     per_plane: list[PlaneSummary]
     seconds: float
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # series not run for what they measure, and why
 
     def _joined(self, name: str) -> str:
         return ";".join(dict.fromkeys(str(getattr(plane, name)) for plane in self.per_plane))
@@ -190,21 +216,24 @@ class RunSummary:
             lines.append(f"{self.output}: {plane.container} from {source} ({plane.rois} ROIs x {plane.frames} frames "
                          f"at {plane.frame_rate:.4g} Hz, noise median {median:.2f}, model {plane.model}: "
                          f"{plane.model_reason}{spikes})")
+        lines += [f"not run: {path}: {reason}" for path, reason in self.left_out]
         return "\n".join(lines) + f"\n{self.planes} plane(s) in {self.seconds:.1f} s"
 
 
 def resolve_model(model: str | Path | CascadeModel | None, rate: float,
-                  facts: dict[str, str | None] | None = None) -> tuple[CascadeModel, str]:
+                  facts: dict[str, str | None] | None = None, stated: tuple[str, str] | None = None
+                  ) -> tuple[CascadeModel, str]:
     """The model asked for, else the one the recording's indicator and frame rate call for, and why.
 
     ``facts`` holds what the file says of the recording: ``indicator`` (of the imaging plane),
-    ``genotype`` and ``species`` (of the subject); see :func:`nwb_cascade.cascade.indicators.choose_model`.
+    ``genotype`` and ``species`` (of the subject); ``stated`` an indicator stated elsewhere and where
+    (the user's, a series' name); see :func:`nwb_cascade.cascade.indicators.choose_model`.
     """
     if model is not None:
         loaded = load_model(model)
         return loaded, f"given ({loaded.name})"
     choice = choose_model(rate, plane_indicator=(facts or {}).get("indicator"),
-                          genotype=(facts or {}).get("genotype"), species=(facts or {}).get("species"))
+                          genotype=(facts or {}).get("genotype"), species=(facts or {}).get("species"), stated=stated)
     log.info("no model given: %s (%s)", choice.name, choice.reason)
     try:
         return load_model(choice.name), choice.reason
@@ -231,13 +260,27 @@ def plane_traces(plane: PlaneInput, rate: float, recipe: DffRecipe) -> tuple[np.
                  "neuropil_series": plane.neuropil.path if plane.neuropil is not None else None}
 
 
+def stated_indicator(info: SeriesInfo, options: RunOptions) -> tuple[str, str] | None:
+    """The indicator a run states for the model choice beyond the imaging plane and genotype, and where: the
+    user's, or the one the series' own texts (or the subject's) name."""
+    if options.indicator:
+        return options.indicator, "--indicator"
+    reading = info.reading
+    if reading is not None and reading.indicator and reading.where not in (PLANE_INDICATOR, GENOTYPE):
+        return reading.indicator, reading.where
+    return None
+
+
 def infer_plane(plane: PlaneInput, options: RunOptions, *, facts: dict[str, str | None] | None = None,
                 provenance: dict[str, str] | None = None) -> Inference:
     """Run the engine on one plane: read its traces once (computing ΔF/F if it holds fluorescence),
     spike rates, discrete spikes."""
     info = plane.series
     rate = frame_rate(info.series)
-    cascade, reason = resolve_model(options.model, rate, facts)
+    cascade, reason = resolve_model(options.model, rate, facts, stated_indicator(info, options))
+    if info.reading is not None and info.reading.forced:
+        log.warning("%s: %s", info.path, info.reading.reason)
+        reason = f"{info.reading.reason}; model {reason}"
     if info.n_frames < cascade.windowsize:
         raise NWBInputError(
             f"{info.path} has {info.n_frames} frame(s); Cascade needs at least {cascade.windowsize} "
@@ -245,9 +288,12 @@ def infer_plane(plane: PlaneInput, options: RunOptions, *, facts: dict[str, str 
         )
     traces, recipe = plane_traces(plane, rate, options.dff_recipe)
     noise = noise_levels(traces, rate)
-    _check_not_smoothed(info.path, noise, cascade)
-    rates = predict(traces, cascade, frame_rate=rate, threshold=options.threshold, noise_levels=noise,
-                    device=options.device, progress=options.progress)
+    _check_not_smoothed(info, noise, cascade, rate)
+    try:
+        rates = predict(traces, cascade, frame_rate=rate, threshold=options.threshold, noise_levels=noise,
+                        device=options.device, progress=options.progress)
+    except NoiseLevelError as error:
+        raise NoiseLevelError(f"{info.path}: {error} {_storage_note(info)}") from error
     dff = traces if recipe is not None else None
     del traces
     spikes = fit_spikes(rates, cascade, frame_rate=rate, progress=options.progress)[0] \
@@ -259,14 +305,28 @@ def infer_plane(plane: PlaneInput, options: RunOptions, *, facts: dict[str, str 
                      details, dff)
 
 
-def _check_not_smoothed(path: str, noise: np.ndarray, model: CascadeModel) -> None:
+def _storage_note(info: SeriesInfo) -> str:
+    """How the series' values were read, for the advice about their scale."""
+    storage = info.storage
+    if storage.plain:
+        return ("(In NWB a writer says that a series holds percent with conversion=0.01, value = data x conversion + "
+                "offset, or with the unit '%'; this series says neither, so its numbers were read as they are.)")
+    return f"(Its values were read as {storage.describe()}, as its conversion, offset and unit say.)"
+
+
+def _check_not_smoothed(info: SeriesInfo, noise: np.ndarray, model: CascadeModel, rate: float) -> None:
     """Refuse traces far smoother than ΔF/F: denoised, deconvolved or event traces."""
     finite = noise[np.isfinite(noise)]
     if finite.size and float(np.median(finite)) < IMPLAUSIBLY_LOW_NOISE:
+        storage = info.storage
+        read_as = "" if storage.plain else f" (its values read as {storage.describe()}, as its metadata say)"
+        change = float(np.median(finite)) * np.sqrt(rate) / 100  # the median |frame-to-frame change| it means
+        coarse = f", or values stored in steps too coarse (steps of {storage.step:.3g})" \
+            if storage.step is not None and info.role != FLUORESCENCE and storage.step >= change else ""
         raise NWBInputError(
-            f"{path}: the median noise level of its traces is {float(np.median(finite)):.3f}, far below any Cascade "
-            f"model's (the lowest level is {float(model.noise_levels.min()):g}; real ΔF/F has 0.5 or more). Traces "
-            f"this smooth are denoised, deconvolved or event traces, not ΔF/F; {USE_INSTEAD}"
+            f"{info.path}: the median noise level of its traces is {float(np.median(finite)):.3f}{read_as}, far "
+            f"below any Cascade model's (the lowest level is {float(model.noise_levels.min()):g}; real ΔF/F has 0.5 "
+            f"or more). Traces this smooth are denoised, deconvolved or event traces{coarse}, not ΔF/F; {USE_INSTEAD}"
         )
 
 
@@ -288,6 +348,8 @@ def annotate(
     progress: bool = False,
     compute_dff: bool = True,
     dff_recipe: DffRecipe | None = None,
+    indicator: str | None = None,
+    spiking_cells: bool = False,
 ) -> RunSummary:
     """Infer spikes for every plane of an NWB file (or the series named) and add the results to that file.
 
@@ -315,13 +377,15 @@ def annotate(
     compute_dff, dff_recipe
         Whether a plane that holds only fluorescence gets ΔF/F computed, and how
         (:class:`~nwb_cascade.cascade.DffRecipe`: neuropil coefficient, baseline window).
+    indicator, spiking_cells
+        What the chosen series measure, over what the file says: see :class:`RunOptions`.
 
     Returns
     -------
     RunSummary
     """
     options = RunOptions(series, model, discrete_spikes, threshold, device, compute_dff, dff_recipe or DffRecipe(),
-                         progress)
+                         progress, indicator, spiking_cells)
     return annotate_with(resolve(path), options, overwrite=overwrite)
 
 
@@ -331,7 +395,7 @@ def annotate_with(source: Source, options: RunOptions, *, overwrite: bool = Fals
     check_target(source, None, in_place=True, overwrite=overwrite)
     with working_copy(source, MODULE) as working:
         with open_nwb(working, "r") as (_, nwbfile):
-            planes = choose_inputs(nwbfile, options.series, compute_dff=options.compute_dff)
+            planes = select(nwbfile, options).inputs
             existing = refuse_existing(nwbfile, source.text, MODULE, [plane.series.name for plane in planes],
                                        overwrite, "Cascade results")
             needed = sum(4 * plane.series.n_rois * plane.series.n_frames * (2 if plane.compute_dff else 1)
@@ -339,12 +403,12 @@ def annotate_with(source: Source, options: RunOptions, *, overwrite: bool = Fals
         ensure_free_space(working.path.parent, needed, f"the results for {source.text}")
         remove_groups(working.path, MODULE, existing)
         with open_nwb(working, "a") as (io, nwbfile):
-            planes = choose_inputs(nwbfile, options.series, compute_dff=options.compute_dff)
-            inferences = _run_planes(nwbfile, planes, options, provenance(nwbfile, source))
+            selection = select(nwbfile, options)
+            inferences = _run_planes(nwbfile, selection.inputs, options, provenance(nwbfile, source))
             add_to_module(nwbfile, [build_results(inference, inference.info.series, inference.info.name)
                                     for inference in inferences], MODULE, MODULE_DESCRIPTION)
             io.write(nwbfile)
-    return _summary(source.path, inferences, time.perf_counter() - start)
+    return _summary(source.path, inferences, time.perf_counter() - start, selection.left_out)
 
 
 def infer(
@@ -361,6 +425,8 @@ def infer(
     provenance: dict[str, str] | None = None,
     compute_dff: bool = True,
     dff_recipe: DffRecipe | None = None,
+    indicator: str | None = None,
+    spiking_cells: bool = False,
 ) -> RunSummary:
     """Infer spikes for every plane of an NWB file (or the series named) and write a new, standalone NWB file.
 
@@ -374,7 +440,7 @@ def infer(
     a temporary name and renamed only when complete.
     """
     options = RunOptions(series, model, discrete_spikes, threshold, device, compute_dff, dff_recipe or DffRecipe(),
-                         progress)
+                         progress, indicator, spiking_cells)
     return infer_with(source, output, options, overwrite=overwrite, extra_provenance=provenance)
 
 
@@ -385,11 +451,11 @@ def infer_with(source: str | Path | Source, output: str | Path, options: RunOpti
     resolved = source if isinstance(source, Source) else resolve(source)
     output = check_target(resolved, output, in_place=False, overwrite=overwrite)
     with open_nwb(resolved, "r") as (_, nwbfile):
-        planes = choose_inputs(nwbfile, options.series, compute_dff=options.compute_dff)
+        selection = select(nwbfile, options)
         details = {**provenance(nwbfile, resolved), **(extra_provenance or {})}
-        inferences = _run_planes(nwbfile, planes, options, details)
-        write_standalone(nwbfile, inferences, [plane.neuropil for plane in planes], output)
-    return _summary(output, inferences, time.perf_counter() - start)
+        inferences = _run_planes(nwbfile, selection.inputs, options, details)
+        write_standalone(nwbfile, inferences, [plane.neuropil for plane in selection.inputs], output)
+    return _summary(output, inferences, time.perf_counter() - start, selection.left_out)
 
 
 def amend_with(source: str | Path | Source, output: str | Path, options: RunOptions, *,
@@ -402,33 +468,37 @@ def amend_with(source: str | Path | Source, output: str | Path, options: RunOpti
     resolved = source if isinstance(source, Source) else resolve(source)
     output = check_target(resolved, output, in_place=False, overwrite=overwrite)
     with amendment(resolved, output) as (io, nwbfile):
-        planes = choose_inputs(nwbfile, options.series, compute_dff=options.compute_dff)
-        inferences = _run_planes(nwbfile, planes, options, provenance(nwbfile, resolved))
+        selection = select(nwbfile, options)
+        inferences = _run_planes(nwbfile, selection.inputs, options, provenance(nwbfile, resolved))
         add_to_module(nwbfile, [build_results(inference, inference.info.series, inference.info.name, whole=True)
                                 for inference in inferences], MODULE, MODULE_DESCRIPTION)
         io.write(nwbfile, expandable=())
-    return _summary(output, inferences, time.perf_counter() - start)
+    return _summary(output, inferences, time.perf_counter() - start, selection.left_out)
 
 
 def inspect(path: str | Path) -> dict[str, Any]:
     """Every RoiResponseSeries of an NWB file, what each holds, which a run would use, and the results it holds.
 
     Returns ``{"series": [...], "results": [...], "expected": {...}, "problem": str}``; each series is a dict
-    with its path, container kind, role, ROIs, frames, frame rate, unit, whether a run uses
-    it by default (and, for fluorescence, with which neuropil), its noise levels (for the
-    series a run uses: of the ΔF/F it reads or computes), and why it cannot be read as
-    traces (``problem``).  ``expected`` holds, per results container whose model carries an expected
-    accuracy, its median over ROIs.  ``problem`` at the top says why a default run would fail.
+    with its path, container kind, role, ROIs, frames, frame rate, unit, how its values are read
+    (``read_as``: conversion, offset, percent), whether a run uses it by default (and, for
+    fluorescence, with which neuropil), its noise levels (for the series a run uses: of the ΔF/F
+    it reads or computes), why it cannot be read as traces (``problem``), what it measures
+    (``measures``, ``indicator``, ``verdict``: run, refuse or skip) and the run's decision on it
+    (``decision``: a :class:`~nwb_cascade.nwb.read.SeriesDecision`, what it is taken for and why).
+    ``expected`` holds, per results container whose model carries an expected accuracy, its median
+    over ROIs.  ``problem`` at the top says why a default run would fail.
     """
     with open_nwb(path, "r") as (_, nwbfile):
         candidates = find_series(nwbfile)
+        measure_all(candidates, nwbfile)
         try:
-            planes, _ = plane_inputs(candidates)
-            problem = "" if planes else "no series can be used (see the roles)"
+            planes, _ = plane_inputs([info for info in candidates if info.runs])
+            problem = "" if planes else "no series can be used (see each series above)"
         except NWBInputError as error:
             planes, problem = [], str(error)
         used = {id(plane.series): plane for plane in planes}
-        rows = [_inspect_row(info, used.get(id(info))) for info in candidates]
+        rows = [_inspect_row(info, used.get(id(info)), decide(info, planes)) for info in candidates]
         module = nwbfile.processing.get(MODULE)
         results = sorted(module.data_interfaces) if module is not None else []
         expected = {f"processing/{MODULE}/{name}": _expected_medians(module[name]) for name in results
@@ -452,7 +522,7 @@ def _expected_medians(results: Any) -> dict[str, float]:
     return values
 
 
-def _inspect_row(info: Any, plane: PlaneInput | None) -> dict[str, Any]:
+def _inspect_row(info: SeriesInfo, plane: PlaneInput | None, decision: SeriesDecision) -> dict[str, Any]:
     rate, irregular = float("nan"), False
     if not info.problem and info.n_frames > 1:
         with warnings.catch_warnings(record=True) as caught:
@@ -475,6 +545,11 @@ def _inspect_row(info: Any, plane: PlaneInput | None) -> dict[str, Any]:
         "noise_median": float(np.median(finite)) if finite.size else float("nan"),
         "noise_min": float(finite.min()) if finite.size else float("nan"),
         "noise_max": float(finite.max()) if finite.size else float("nan"),
+        "read_as": info.storage.describe(),
+        "measures": info.reading.measures if info.reading else None,
+        "indicator": info.reading.indicator if info.reading else None,
+        "verdict": info.reading.verdict if info.reading else None,
+        "decision": decision,
     }
 
 
@@ -500,7 +575,8 @@ def matched_training_config(path: str | Path, ground_truth: str | Path, *, serie
     return config
 
 
-def _summary(output: Path, inferences: list[Inference], seconds: float) -> RunSummary:
+def _summary(output: Path, inferences: list[Inference], seconds: float,
+             left_out: list[tuple[str, str]] | None = None) -> RunSummary:
     planes = [
         PlaneSummary(
             series=inference.info.path,
@@ -516,7 +592,7 @@ def _summary(output: Path, inferences: list[Inference], seconds: float) -> RunSu
         )
         for inference in inferences
     ]
-    return RunSummary(output=output, per_plane=planes, seconds=seconds)
+    return RunSummary(output=output, per_plane=planes, seconds=seconds, left_out=list(left_out or []))
 
 
 __all__ = ["PlaneSummary", "RunOptions", "RunSummary", "amend_with", "annotate", "annotate_with", "infer", "infer_with",

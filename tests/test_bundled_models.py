@@ -26,7 +26,9 @@ def test_offline_run_with_the_default_model(tmp_path, monkeypatch):
     path = write_example_file(tmp_path / "synthetic.nwb", traces, 30.0, indicator="unknown", genotype="wild type")
     summary = infer(path, tmp_path / "out.nwb")
     assert summary.model == "Default_EXC_30Hz_smoothing25ms"
-    assert summary.per_plane[0].model_reason == "indicator 'unknown' not recognised: the general model for 30 Hz"
+    # the imaging plane's indicator is 'unknown', its optical channel says "GCaMP emission": a GCaMP of no variant
+    assert summary.per_plane[0].model_reason == ("indicator 'GCaMP' names a calcium indicator but not its variant "
+                                                 "(optical channel 'green'): the general model for 30 Hz")
     rates = predict(traces, load_model(summary.model), frame_rate=30.0)
     valid = np.isfinite(rates)
     # the inferred spike count is in the range of the simulated one

@@ -68,7 +68,7 @@ LAYOUTS = {
         ("processing/ophys/Fluorescence/NeuropilChan1Plane0", "processing/ophys/Fluorescence/NeuropilChan1Plane1")),
     "suite2p": Layout(
         "suite2p 1.1 save_nwb, two planes", ("processing/ophys/Fluorescence/plane0", "processing/ophys/Fluorescence/plane1"),
-        "computed", GENERAL, "indicator 'GCaMP' not recognised",
+        "computed", GENERAL, "indicator 'GCaMP' names a calcium indicator but not its variant",
         ("processing/ophys/Neuropil/plane0", "processing/ophys/Neuropil/plane1")),
     "pynwb_mock": Layout(
         "pynwb.testing.mock.ophys (series directly in the module)", ("processing/ophys/RoiResponseSeries",), "file",

@@ -33,3 +33,11 @@ class OrientationWarning(UserWarning):
 
 class NoiseLevelWarning(UserWarning):
     """ROIs noisier than the highest noise level the model was trained for."""
+
+
+class OutlierWarning(UserWarning):
+    """Values no recording gives (infinite, or orders of magnitude beyond their ROI's range), read as missing."""
+
+
+class QuantizationWarning(UserWarning):
+    """Values stored in steps as large as their frame-to-frame changes: noise levels measure the storage."""

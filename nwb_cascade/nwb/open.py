@@ -2,7 +2,9 @@
 
 :func:`open_nwb` is the one way the workflows open their sources; :func:`open_hdf5` opens a local
 HDF5 file with the messages that say what to do when that fails (not HDF5, truncated, held open for
-writing by another program, left marked as open for writing).
+writing by another program, left marked as open for writing).  Importing this module registers the HDF5
+compression filters of ``hdf5plugin`` (:mod:`nwb_cascade.nwb.filters`); a read that fails for want of a
+filter is answered with one line naming the filter and the package that provides it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import h5py
 from pynwb import NWBHDF5IO, NWBFile
 
+from .filters import describe_missing, missing_filters_in
 from .read import NWBInputError
 from .sources import Source, open_remote, resolve
 from .stream import Settings, SourceError, source_error_in
@@ -59,9 +62,18 @@ def open_nwb(source: str | Path | Source, mode: str = "r") -> Iterator[tuple[NWB
             yield io, nwbfile
         except OSError as error:
             cause = source_error_in(error)
-            if cause is None:
-                raise
-            raise cause from error
+            if cause is not None:
+                raise cause from error
+            missing = missing_filters_in(handle) if _filter_failure(error) else {}
+            if missing:
+                raise NWBInputError(f"{source.text}: {describe_missing(missing)}") from error
+            raise
+
+
+def _filter_failure(error: BaseException) -> bool:
+    """Whether an HDF5 read failed for want of a filter (HDF5 says so by naming its plugin folder, or the filter)."""
+    text = str(error).lower()
+    return "plugin" in text or "filter" in text or "can't open directory" in text
 
 
 @contextlib.contextmanager

@@ -40,6 +40,7 @@ from urllib.parse import unquote, urlparse
 
 import h5py
 
+from . import filters  # noqa: F401  (registers hdf5plugin's filters before any file is opened)
 from .stream import RemoteFile, SourceError, source_error_in
 
 log = logging.getLogger(__name__)

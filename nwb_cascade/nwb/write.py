@@ -466,8 +466,8 @@ class _SessionCopy:
             name=source.name, data=data,
             rois=table.create_roi_table_region(region=[int(i) for i in source.rois.data[:]],
                                                description=source.rois.description),
-            unit=source.unit, description=source.description, comments=source.comments,
-            conversion=float(source.conversion), **timing,
+            unit=source.unit, description=source.description, comments=source.comments, **_scaling(source),
+            **_control(source), **timing,
         )
         if len(parts) == 3:
             module.add(copy)
@@ -481,6 +481,19 @@ class _SessionCopy:
             container.add_roi_response_series(copy)
         self.series_copies[id(source)] = copy
         return copy
+
+
+def _scaling(series: RoiResponseSeries) -> dict[str, float]:
+    """What turns a series' stored numbers into its values, as written: conversion, offset and resolution."""
+    return {name: float(getattr(series, name)) for name in ("conversion", "offset", "resolution")
+            if getattr(series, name, None) is not None}
+
+
+def _control(series: RoiResponseSeries) -> dict[str, Any]:
+    """The series' control (condition of each frame) and its description, where it has them."""
+    if getattr(series, "control", None) is None:
+        return {}
+    return {"control": np.asarray(series.control[:]), "control_description": list(series.control_description)}
 
 
 def _table_columns(planes: PlaneSegmentation) -> dict[str, Any]:

@@ -123,7 +123,12 @@ def _interface_arrays(traces: dict, masks: np.ndarray, rate: float) -> dict:
     return arrays
 
 
-def _write_neuroconv_planes(path, plane_traces, rate, masks, name_suffixes) -> Path:
+def _write_neuroconv_planes(path, plane_traces, rate, masks, name_suffixes, compressor: str | None = None) -> Path:
+    """Run the interfaces through a ``ConverterPipe``; with ``compressor`` (a compression method NeuroConv's
+    HDF5 backend configuration offers: ``"gzip"``, and with hdf5plugin installed ``"Blosc"``, ``"Zstd"``,
+    ``"LZ4"``...), every numeric dataset (traces, masks) is written with it, as NeuroConv's documented way of choosing one does:
+    ``get_default_backend_configuration``, set each dataset configuration's ``compressors``, then
+    ``configure_and_write_nwbfile`` (neuroconv 0.10.2, ``tools/nwb_helpers``)."""
     from neuroconv import ConverterPipe
 
     interface_class = _array_interface_class()
@@ -137,7 +142,18 @@ def _write_neuroconv_planes(path, plane_traces, rate, masks, name_suffixes) -> P
     converter = ConverterPipe(data_interfaces=interfaces)
     metadata = converter.get_metadata()
     metadata["NWBFile"]["session_start_time"] = SESSION_START_TIME
-    converter.run_conversion(nwbfile_path=str(path), metadata=metadata, overwrite=True)
+    if compressor is None:
+        converter.run_conversion(nwbfile_path=str(path), metadata=metadata, overwrite=True)
+        return Path(path)
+    from neuroconv.tools.nwb_helpers import configure_and_write_nwbfile
+
+    nwbfile = converter.create_nwbfile(metadata=metadata)
+    configuration = converter.get_default_backend_configuration(nwbfile=nwbfile, backend="hdf5")
+    for dataset in configuration.dataset_configurations.values():
+        if dataset.dtype.kind in "iuf":  # numbers only: hdf5plugin's Blosc on NeuroConv's string column roi_name
+            dataset.compressors = [compressor]  # stops the writing process (SIGFPE, hdf5plugin 7.1)
+            dataset.compressor_options = None
+    configure_and_write_nwbfile(nwbfile, nwbfile_path=str(path), backend_configuration=configuration)
     return Path(path)
 
 
@@ -154,6 +170,7 @@ def write_neuroconv_mock_segmentation(
     via: str = "interface",
     masks: np.ndarray | None = None,
     frame_shape: tuple[int, int] = (32, 32),
+    compressor: str | None = None,
 ) -> Path:
     """Write ``traces`` with NeuroConv 0.10.2's real segmentation writer.
 
@@ -185,6 +202,8 @@ def write_neuroconv_mock_segmentation(
     traces: ``{"raw"|"neuropil"|"deconvolved"|"denoised"|"baseline"|"dff": (n_rois, n_frames)}``.
     with_dff: None -> write ``traces["dff"]`` if present; False -> never; True -> ``dff`` required.
     masks: ``(n_rois, height, width)``; default :func:`make_masks`.
+    compressor: ``via="interface"`` only, one plane: the compression method of every dataset (see
+    :func:`_write_neuroconv_planes`); default NeuroConv's (gzip).
     """
     path = Path(path)
     traces = _select_dff(traces, with_dff)
@@ -196,6 +215,8 @@ def write_neuroconv_mock_segmentation(
         raise ValueError(f"masks hold {masks.shape[0]} ROIs, traces hold {n_rois}")
 
     if planes > 1:
+        if compressor is not None:
+            raise ValueError("compressor is written for one plane only")
         if via != "interface":
             raise ValueError("planes > 1 is only written through interfaces (via='interface')")
         groups = np.array_split(np.arange(n_rois), planes)
@@ -204,7 +225,9 @@ def write_neuroconv_mock_segmentation(
         return write_neuroconv_two_planes(path, plane_traces, rate, masks=plane_masks)
 
     if via == "interface":
-        return _write_neuroconv_planes(path, [traces], rate, [masks], [""])
+        return _write_neuroconv_planes(path, [traces], rate, [masks], [""], compressor)
+    if compressor is not None:
+        raise ValueError("compressor is only written through the interface (via='interface')")
 
     if via == "tools":
         from neuroconv.tools.roiextractors import write_segmentation_to_nwbfile
