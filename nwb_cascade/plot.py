@@ -144,6 +144,13 @@ def plot_results(path: str | Path, *, rois: Sequence[int] | None = None, contain
     return figure
 
 
+def close(figure: Figure) -> None:
+    """Let pyplot forget a figure that was saved and is not shown (a command line's, a batch's)."""
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
+
 def _frames_in(time: np.ndarray, window: tuple[float, float] | None, path: str | Path) -> tuple[int, int]:
     """The frames ``[first, stop)`` whose times fall in ``window`` (all without one)."""
     if window is None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ModelError
 from .ground_truth import at_frame_rate, dataset_folders, excitatory, read_neuron, with_noise_level
 from .inference import predict
 from .metrics import RateScores, rate_scores
@@ -229,3 +230,65 @@ def comparison_table(rows: Sequence[Comparison], model: str, reference: str | No
         theirs = np.nanmedian([row.reference.correlation for row in rows])
         line += f" **{theirs:.3f}** | {ours - theirs:+.3f} |"
     return "\n".join(lines + [line])
+
+
+@dataclass
+class Evaluation:
+    """What ``nwb-cascade evaluate`` found: a table, and what was written where."""
+
+    title: str
+    table: str
+    notes: list[str]
+
+    def describe(self) -> str:
+        return "\n".join([self.title, "", self.table, *self.notes])
+
+
+def evaluate_model(target: str | Path, ground_truth: str | Path, *, noise_levels: Sequence[float] | None = None,
+                   datasets: Sequence[str] | None = None, reference: str | Path | None = None,
+                   kernel_ms: float | None = None, write_accuracy: bool = False) -> Evaluation:
+    """A model scored on the ground-truth datasets it was not trained on, beside a reference scored the same way.
+
+    ``reference``: default the published general model for the model's frame rate, when it is cached.
+    ``kernel_ms``: σ of the common kernel (default: the model's smoothing).  ``write_accuracy`` writes the
+    scores by noise level as the model folder's ``expected_accuracy.csv``.
+    """
+    from .model import ACCURACY_FILE
+    from .zoo import cache_dir, closest_model, load_model, registry
+
+    model = load_model(target)
+    if reference is None:
+        name = closest_model(list(registry()), "Global_EXC", model.frame_rate, high_noise=False)
+        reference = name if name and (cache_dir() / name).is_dir() else None
+    other = load_model(reference) if reference else None
+    chosen = list(datasets) if datasets else held_out_datasets(model, ground_truth)
+    if not chosen:
+        raise ModelError(f"{model.name} was trained on every dataset of its kind in {ground_truth}: none is left to "
+                         "score it on; its accuracy can only be measured leave-one-dataset-out from its training "
+                         "config (nwb-cascade evaluate CONFIG.yaml), or give --datasets")
+    if write_accuracy and model.path is None:
+        raise ModelError("writing the expected accuracy needs a model folder")
+    kernel = model.smoothing * 1000 if kernel_ms is None else kernel_ms
+    rows = compare(model, other, ground_truth, chosen, noise_levels or [2.0, 4.0], kernel / 1000)
+    notes = []
+    if write_accuracy:
+        table = expected_accuracy([row.model for row in rows],
+                                  f"held-out datasets: {', '.join(chosen)}; kernel {kernel:g} ms")
+        notes.append(f"\nexpected accuracy written to {table.write(model.path / ACCURACY_FILE)}")
+    title = (f"{model.name} on {len(chosen)} dataset(s) it was not trained on; common kernel {kernel:g} ms"
+             + ("" if other else "; no reference model cached"))
+    return Evaluation(title, comparison_table(rows, model.name, other.name if other else None), notes)
+
+
+def evaluate_config(config: str | Path | dict[str, Any], ground_truth: str | Path, workdir: str | Path, *,
+                    ensemble_size: int | None = None, csv_path: str | Path | None = None,
+                    **options: Any) -> Evaluation:
+    """Leave-one-dataset-out of a training config (:func:`leave_one_out`, whose options ``options`` are)."""
+    from .model import read_config
+
+    settings = dict(config) if isinstance(config, dict) else read_config(config)
+    if ensemble_size is not None:
+        settings["ensemble_size"] = ensemble_size
+    rows = leave_one_out(settings, ground_truth, workdir, csv_path=csv_path, **options)
+    notes = [f"\ntable written to {csv_path}"] if csv_path else []
+    return Evaluation(f"{settings['model_name']}, leave one dataset out", score_table(rows), notes)

@@ -202,6 +202,17 @@ def summarize_dataset(folder: str | Path) -> DatasetSummary:
                           duration, spikes, float(np.nanmedian(noise)) if noise else float("nan"))
 
 
+def dataset_table(root: str | Path) -> str:
+    """A markdown table of the datasets under ``root``: neurons, recordings, frame rate, duration, spikes, noise."""
+    lines = ["| dataset | neurons | recordings | frame rate (Hz) | duration (s) | spikes | spikes/s | noise level |",
+             "|---|---|---|---|---|---|---|---|"]
+    for folder in dataset_folders(root):
+        row = summarize_dataset(folder)
+        lines.append(f"| {row.name} | {row.neurons} | {row.recordings} | {row.frame_rate:.1f} | {row.duration_s:.0f} | "
+                     f"{row.spikes} | {row.spike_rate:.2f} | {row.noise_level:.2f} |")
+    return "\n".join(lines)
+
+
 def ground_truth_stretches(root: str | Path, datasets: Sequence[str], n_neurons: int, n_frames: int,
                            frame_rate: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """ΔF/F and spike counts (``n_neurons`` × ``n_frames``) of random stretches of real recordings of ``datasets``

@@ -138,6 +138,10 @@ class CascadeModel:
                 f"noise levels {', '.join(f'{v:g}' for v in self.noise_levels)}, {count} member(s) per level"
                 + (f", from {self.path}" if self.path is not None else "") + ")")
 
+    def describe(self) -> str:
+        """One line: where the model is and what it is."""
+        return f"{self.path or self.name}: {repr(self)}"
+
     @property
     def name(self) -> str:
         """The model's name (``model_name`` in its config)."""

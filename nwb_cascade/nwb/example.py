@@ -140,3 +140,23 @@ def write_example_file(path: str | Path, traces: np.ndarray, frame_rate: float, 
     with NWBHDF5IO(str(path), "w") as io:
         io.write(example_nwbfile(traces, frame_rate, **options))
     return path
+
+
+def write_example(path: str | Path, *, layout: str = "visual_coding", allen_excerpt: str | Path | None = None,
+                  overwrite: bool = False) -> str:
+    """Write an example file to try the package on (``nwb-cascade example``); returns a line about it.
+
+    Simulated ΔF/F (:func:`synthetic_traces`: 40 GCaMP6f-like ROIs, 5 minutes at 30 Hz), or with
+    ``allen_excerpt`` the real Allen Brain Observatory excerpt (a ``.mat`` file of ``dF_traces``, 30 Hz).
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; give another name, or overwrite=True (--overwrite)")
+    if allen_excerpt is not None:
+        from scipy.io import loadmat
+
+        traces = np.asarray(loadmat(str(allen_excerpt))["dF_traces"], dtype=np.float32)
+    else:
+        traces, _ = synthetic_traces()
+    write_example_file(path, traces, 30.0, layout=layout)
+    return f"{path}: {traces.shape[0]} ROIs x {traces.shape[1]} frames at 30 Hz ({layout} layout)"
