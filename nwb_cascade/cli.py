@@ -384,8 +384,10 @@ def evaluate_model(target: str, root: Path, levels: list[float], datasets: list[
 @click.option("--scheduler", default=None,
               help="Address of a running Dask scheduler (tcp://host:8786); default: a local cluster.")
 @click.option("--workers", type=int, default=None, help="Local cluster: worker processes (default: one per core).")
+@click.option("--dandi-layout", is_flag=True,
+              help="Name the outputs as `dandi organize` does and write a dandiset.yaml draft: a derived dandiset.")
 def batch_command(sources: tuple[str, ...], options, out: str, glob: str | None, scheduler: str | None,
-                  workers: int | None) -> None:
+                  workers: int | None, dandi_layout: bool) -> None:
     """Infer spikes for every session in SOURCES (files, folders, URLs, DANDI:000728) on a Dask cluster.
 
     Reruns into the same --out skip the sessions that are done and retry the others.  --device: the
@@ -394,7 +396,8 @@ def batch_command(sources: tuple[str, ...], options, out: str, glob: str | None,
     """
     from .batch import batch_with
 
-    summary = batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers)
+    summary = batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers,
+                         dandi_layout=dandi_layout)
     click.echo(summary.table())
     if summary.failed:
         sys.exit(1)

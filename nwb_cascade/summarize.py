@@ -214,10 +214,9 @@ def summarize(
     for fit in fits.values():
         log.info("%s", fit.describe())
     summary = Summary(folder_text, out, rois, session_table, fits, skipped, notes, workers=used)
-    summary.files = _write(summary, figures)
+    summary.files = {**_write(summary, figures), "report": out / "report.md"}
     summary.seconds = time.perf_counter() - start
     _write_text(out / "report.md", summary.describe() + "\n")
-    summary.files["report"] = out / "report.md"
     return summary
 
 
@@ -547,6 +546,13 @@ def depth_labels(depths: pd.Series, bins: Sequence[float]) -> pd.Series:
 
 
 def _ordered(table: pd.DataFrame, first: Sequence[str]) -> pd.DataFrame:
+    """The columns in order (``first``, the others, the archive ids, the stimulus rates), text columns as pandas'
+    ``string`` dtype (missing values NA, whichever files the table holds)."""
+    for column in table.columns:
+        if table[column].dtype.kind in "biufcmM":
+            continue
+        if all(isinstance(value, str) for value in table[column].dropna()):
+            table[column] = table[column].astype("string")
     ids = sorted(column for column in table.columns if column.startswith("id_"))
     rates = sorted(column for column in table.columns if column.startswith("rate_"))
     known = [column for column in first if column in table.columns]
