@@ -13,7 +13,7 @@ no stimulus intervals) is a figure that says so.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -22,16 +22,15 @@ from matplotlib.figure import Figure
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .summarize import LogNormalFit
-
 #: Colours of the depth bins, shallow to deep (and grey for "not stated").
 DEPTH_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
 UNSTATED = "not stated"
 _LABELS = {"mean_rate": "mean of the spike-rate trace", "spike_rate": "discrete spikes per second"}
 
 
-def draw_all(rois: pd.DataFrame, sessions: pd.DataFrame, fits: dict[str, LogNormalFit]) -> dict[str, Figure]:
-    """Every figure of a summary, by file name (without ``.png``)."""
+def draw_all(rois: pd.DataFrame, sessions: pd.DataFrame, fits: dict[str, Any]) -> dict[str, Figure]:
+    """Every figure of a summary, by file name (without ``.png``); ``fits`` maps each fitted column to its
+    :class:`nwb_cascade.summarize.LogNormalFit` (``mu``, ``sigma``, ``median_hz``, ``n``)."""
     return {
         "neurons_vs_noise": neurons_against_noise(sessions),
         "rate_distribution": rate_distribution(rois, fits),
@@ -58,7 +57,7 @@ def neurons_against_noise(sessions: pd.DataFrame) -> Figure:
     return figure
 
 
-def rate_distribution(rois: pd.DataFrame, fits: dict[str, LogNormalFit]) -> Figure:
+def rate_distribution(rois: pd.DataFrame, fits: dict[str, Any]) -> Figure:
     """Fig. 6c: histograms of the ROIs' rates on a log axis, with the fitted log-normal (per column fitted)."""
     figure = Figure(figsize=(4.2 * len(fits), 3.5), layout="constrained")
     for ax, (column, fit) in zip(figure.subplots(1, len(fits), squeeze=False)[0], fits.items()):
