@@ -162,8 +162,8 @@ def _datetime(text: str | None) -> datetime | None:
 def publication_problems(subject: dict[str, str | None] | None, session_id: str | None) -> list[str]:
     """Why DANDI would refuse a file with this subject and session id: the checks nwbinspector's DANDI
     configuration makes critical (subject id, species, sex, age; no slashes in the ids)."""
-    from nwbinspector import load_config
     from nwbinspector import checks as inspector_checks
+    from nwbinspector import load_config
     from pynwb.file import Subject
 
     problems = []

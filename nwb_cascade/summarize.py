@@ -20,6 +20,7 @@ stimulus interval tables from the results file, or from its source file when the
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import math
@@ -128,10 +129,10 @@ class Summary:
         """The report: what was summarised, the fits, the files written, what was left out and why."""
         stimuli = sorted(column[len("rate_"):] for column in self.rois.columns if column.startswith("rate_"))
         with_stimuli = int((self.sessions["stimulus_from"] != "").sum()) if len(self.sessions) else 0
+        files = self.sessions["file"].nunique() if len(self.sessions) else 0
         lines = [
-            f"{len(self.rois)} ROIs of {len(self.sessions)} plane(s) in "
-            f"{self.sessions['file'].nunique() if len(self.sessions) else 0} file(s) summarised in {self.seconds:.1f} s "
-            f"({self.workers} worker(s)); {len(self.skipped)} file(s) skipped",
+            (f"{len(self.rois)} ROIs of {len(self.sessions)} plane(s) in {files} file(s) summarised in "
+             f"{self.seconds:.1f} s ({self.workers} worker(s)); {len(self.skipped)} file(s) skipped"),
             *(fit.describe() for fit in self.fits.values()),
             f"stimulus intervals in {with_stimuli} plane(s): " + (", ".join(stimuli) if stimuli else "none"),
             f"written to {self.output}: " + ", ".join(sorted(path.name for path in self.files.values())),
@@ -184,6 +185,7 @@ def summarize(
 
     start = time.perf_counter()
     folder_text = str(folder)
+    _check_bins(depth_bins)
     items, skipped, out = _results_of(folder_text, output)
     if not items:
         raise SummarizeError(f"no results to summarise in {folder_text}"
@@ -265,8 +267,8 @@ def _local_results(folder: Path, out: Path) -> tuple[list[tuple[str, str]], list
         target = folder / row.output
         named.add(target.resolve())
         if not target.is_file():
-            skipped.append((row.output, f"the manifest says done but the file is missing (source {row.source}); run "
-                                        "the batch again"))
+            skipped.append((row.output, (f"the manifest says done but the file is missing (source {row.source}); "
+                                         "run the batch again")))
             continue
         items.append((row.output, str(target)))
     for path in present:
@@ -301,7 +303,7 @@ def _read_all(items: list[tuple[str, str]], scheduler: Any, workers: int | None,
                 number = index[future.key]
                 try:
                     found[number] = future.result()
-                except Exception as error:  # the task itself was lost (a worker died): the file is skipped
+                except Exception as error:  # noqa: BLE001 - the task was lost (a worker died): the file is skipped
                     found[number] = {"skipped": f"{type(error).__name__}: {error}"}
                 bar.update(1)
         n_workers = len(client.nthreads()) or 1
@@ -331,6 +333,9 @@ def summarize_file(location: str, label: str | None = None) -> dict[str, Any]:
                 sessions.append(_session_row(label, session, plane, stats, ids, origin, intervals))
     except (ResultsFileError, NWBCascadeError, OSError, KeyError, ValueError) as error:
         return {"skipped": " ".join(str(error).split()) or type(error).__name__}
+    except Exception as error:  # an unforeseen failure of one file must not stop the others: it is named
+        log.info("%s could not be summarised", label, exc_info=True)
+        return {"skipped": f"{type(error).__name__}: {' '.join(str(error).split())}"}
     return {"rois": rois, "sessions": sessions, "notes": notes}
 
 
@@ -533,14 +538,19 @@ def _scalar(value: Any) -> Any:
 # Tables and files
 
 
+def _check_bins(bins: Sequence[float]) -> list[float]:
+    edges = [float(edge) for edge in bins]
+    if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)) or not all(map(math.isfinite, edges)):
+        raise SummarizeError(f"depth bins must be at least two increasing edges (µm), got {list(bins)}")
+    return edges
+
+
 def depth_labels(depths: pd.Series, bins: Sequence[float]) -> pd.Series:
     """Each depth's bin, as ``"200-300 µm"``; empty where no depth is stated (or outside the bins)."""
     import pandas as pd
 
-    edges = [float(edge) for edge in bins]
-    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
-        raise SummarizeError(f"depth bins must be at least two increasing edges (µm), got {list(bins)}")
-    labels = [f"{a:g}-{b:g} µm" for a, b in zip(edges, edges[1:])]
+    edges = _check_bins(bins)
+    labels = [f"{a:g}-{b:g} µm" for a, b in itertools.pairwise(edges)]
     binned = pd.cut(pd.to_numeric(depths, errors="coerce"), edges, right=False, labels=labels)
     return binned.astype(object).where(binned.notna(), "")
 

@@ -8,7 +8,6 @@ import math
 import shutil
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -206,6 +205,9 @@ def test_files_that_cannot_be_summarised_are_named_with_the_reason(results, tmp_
     empty.mkdir()
     with pytest.raises(SummarizeError, match="no results to summarise"):
         summarize(empty, workers=1, progress=False)
+    with pytest.raises(SummarizeError, match="depth bins must be at least two increasing edges"):
+        summarize(folder, tmp_path / "s3", depth_bins=(300, 200), workers=1, progress=False)
+    assert not (tmp_path / "s3").exists()  # refused before anything was read or written
 
 
 def test_command_line_summarize(results, tmp_path):

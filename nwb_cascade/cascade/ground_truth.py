@@ -245,7 +245,7 @@ def linear_kernel(root: str | Path, datasets: Sequence[str], frame_rate: float, 
     files = sorted(f for name in datasets for f in (Path(root) / name).glob("*.mat"))
     if not files:
         raise FileNotFoundError(f"{root} holds none of the ground-truth datasets {', '.join(datasets)}")
-    lags = max(1, int(round(seconds * frame_rate)))
+    lags = max(1, round(seconds * frame_rate))
     kernels = []
     for path in files:
         for recording in read_neuron(path):

@@ -55,9 +55,9 @@ from hdmf.backends.hdf5 import H5DataIO
 from hdmf.build.warnings import DtypeConversionWarning
 from hdmf.common import DynamicTable, VectorData
 from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries
-from pynwb.epoch import TimeIntervals
 from pynwb.behavior import BehavioralTimeSeries
 from pynwb.device import Device
+from pynwb.epoch import TimeIntervals
 from pynwb.file import Subject
 from pynwb.image import GrayscaleImage, Image, Images, IndexSeries
 from pynwb.ophys import (

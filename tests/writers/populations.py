@@ -64,7 +64,7 @@ class PopulationSession:
 def kernel_at(kernel: np.ndarray, kernel_rate: float, rate: float) -> np.ndarray:
     """A spike kernel sampled at ``kernel_rate`` resampled to frames at ``rate`` (the same response in time)."""
     seconds = kernel.size / kernel_rate
-    return np.interp(np.arange(int(round(seconds * rate))) / rate, np.arange(kernel.size) / kernel_rate, kernel)
+    return np.interp(np.arange(round(seconds * rate)) / rate, np.arange(kernel.size) / kernel_rate, kernel)
 
 
 def write_population_session(path: str | Path, layout: str, index: int, kernel: tuple[np.ndarray, float], *,
@@ -78,7 +78,7 @@ def write_population_session(path: str | Path, layout: str, index: int, kernel: 
     """
     rng = np.random.default_rng([seed, index])
     rate = FRAME_RATES[layout]
-    frames = int(round(seconds * rate))
+    frames = round(seconds * rate)
     line, depth = ALLEN_LINES[index % len(ALLEN_LINES)]
     genotype = f"{line}/wt;Camk2a-tTA/wt;Ai93(TITL-GCaMP6f)/wt"
     if layout == "visual_coding":
