@@ -11,7 +11,8 @@ reports).  It needs the Cascade ground truth in ``../shared/data/ground_truth`` 
 2. Runs ``batch`` over them (local Dask cluster of ``--workers``), then ``summarize`` over its folder, and
    ``summarize`` over the first 100, 200... outputs (a folder of links to them) for its time per 100 sessions.
 3. Prints two tables: the times, and the log-normal fitted to the inferred rates against the truth (the
-   parameters the rates were drawn with, and the log-normal of the neurons' true spike counts).
+   parameters the rates were drawn with, and the log-normal of the neurons' true spike counts); writes
+   ``summarize_scale.json`` (the numbers) and ``truth.csv`` (each neuron's true rate) into the work folder.
 
 Generation runs in ``--workers`` processes too; its time is reported apart from the batch and summary.
 """
@@ -138,6 +139,11 @@ def main() -> None:
               "summarize_partial_s": partial_times, "load_average": load,
               "fits": {label: (vars(fit) if fit is not None else None) for label, fit in fits.items()}}
     (work / "summarize_scale.json").write_text(json.dumps(record, indent=2) + "\n")
+    with open(work / "truth.csv", "w", encoding="utf-8") as handle:  # each neuron's true rate and spikes
+        handle.write("file,roi_index,true_rate,true_spikes,seconds\n")
+        for session in truth:
+            handle.writelines(f"{session['file']},{index},{rate!r},{count},{session['seconds']!r}\n"
+                              for index, (rate, count) in enumerate(zip(session["rates"], session["counts"])))
     print(f"\nsummary in {summary.output}; record in {work / 'summarize_scale.json'}")
     if arguments.folder is None:
         shutil.rmtree(work, ignore_errors=True)
