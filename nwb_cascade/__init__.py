@@ -3,6 +3,7 @@
 - :func:`annotate` - add spike rates and discrete spikes to an NWB file, in place
 - :func:`infer` - write them, with what they need, into a new NWB file
 - :func:`batch` - :func:`infer` for many sessions (files, folders, URLs, dandisets) on Dask
+- :func:`summarize` - a batch folder's results as one table of every ROI, a log-normal fit and figures
 - :func:`inspect` - every RoiResponseSeries of a file, what it holds, and which a run uses
 - :func:`plot_results` - a figure of traces, rates, spikes and noise levels
 - :func:`nwb_cascade.allen.process_session` - an Allen Brain Observatory session (id, asset, URL, file)
@@ -24,6 +25,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 from . import cascade
 from .batch import batch  # the function: the module stays reachable as sys.modules["nwb_cascade.batch"]
 from .spike_inference import annotate, infer, inspect
+from .summarize import summarize
 
 
 def __getattr__(name: str):
@@ -35,4 +37,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'nwb_cascade' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "annotate", "batch", "cascade", "infer", "inspect", "plot_results"]
+__all__ = ["__version__", "annotate", "batch", "cascade", "infer", "inspect", "plot_results", "summarize"]

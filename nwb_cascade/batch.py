@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from .cascade.dff import DffRecipe
 from .common.errors import NWBCascadeError
+from .dandi_layout import organized
 from .manifest import DONE, FAILED, PENDING, SKIPPED, Manifest, ManifestError, ManifestRow
 from .spike_inference import RunOptions
 
@@ -120,6 +121,7 @@ def batch(
     progress: bool = True,
     compute_dff: bool = True,
     dff_recipe: DffRecipe | None = None,
+    dandi_layout: bool = False,
 ) -> BatchSummary:
     """Infer spikes for every session in ``sources`` on a Dask cluster; one output file per session in ``out``.
 
@@ -155,6 +157,8 @@ def batch(
         Dask resource ``GPU`` (one task per GPU), else each worker's own default.
     progress
         Show a progress bar (sessions done / failed / running) and the dashboard address.
+    dandi_layout
+        Lay the done outputs out as a derived dandiset once the batch has run (:mod:`nwb_cascade.dandi_layout`).
 
     Returns
     -------
@@ -167,12 +171,13 @@ def batch(
         scheduler that cannot be reached, or an output folder another batch holds.
     """
     options = RunOptions(series, model, discrete_spikes, threshold, device, compute_dff, dff_recipe or DffRecipe())
-    return batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers, progress=progress)
+    return batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers, progress=progress,
+                      dandi_layout=dandi_layout)
 
 
 def batch_with(sources: Sequence[str | Path], out: str | Path, options: RunOptions, *, glob: str | None = None,
                scheduler: str | Client | None = None, workers: int | None = None,
-               progress: bool = True) -> BatchSummary:
+               progress: bool = True, dandi_layout: bool = False) -> BatchSummary:
     """:func:`batch` with the sessions' options as one :class:`~nwb_cascade.spike_inference.RunOptions`
     (its ``progress`` is ignored: sessions run without bars, the batch has one)."""
     start = time.perf_counter()
@@ -187,7 +192,7 @@ def batch_with(sources: Sequence[str | Path], out: str | Path, options: RunOptio
     options = dataclasses.replace(options, model=_model_for_workers(options.model), progress=False)
     try:
         manifest = Manifest(out)
-        with manifest.locked():
+        with manifest.locked(), organized(manifest, dandi_layout):
             todo = _sessions_to_run(manifest, sessions, out)
             finished = len(sessions) - len(todo)
             todo = _skip_without_traces(manifest, todo, without_traces)

@@ -393,8 +393,10 @@ def evaluate_model(target: str, root: Path, levels: list[float], datasets: list[
 @click.option("--scheduler", default=None,
               help="Address of a running Dask scheduler (tcp://host:8786); default: a local cluster.")
 @click.option("--workers", type=int, default=None, help="Local cluster: worker processes (default: one per core).")
+@click.option("--dandi-layout", is_flag=True,
+              help="Name the outputs as `dandi organize` does and write a dandiset.yaml draft: a derived dandiset.")
 def batch_command(sources: tuple[str, ...], options, out: str, glob: str | None, scheduler: str | None,
-                  workers: int | None) -> None:
+                  workers: int | None, dandi_layout: bool) -> None:
     """Infer spikes for every session in SOURCES (files, folders, URLs, DANDI:000728) on a Dask cluster.
 
     Reruns into the same --out skip the sessions that are done and retry the others.  --device: the
@@ -403,10 +405,37 @@ def batch_command(sources: tuple[str, ...], options, out: str, glob: str | None,
     """
     from .batch import batch_with
 
-    summary = batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers)
+    summary = batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers,
+                         dandi_layout=dandi_layout)
     click.echo(summary.table())
     if summary.failed:
         sys.exit(1)
+
+
+@main.command("summarize")
+@click.argument("folder")
+@click.option("--out", "-o", "output", type=click.Path(file_okay=False), default=None,
+              help="Folder of the summary (default: FOLDER/summary; needed for a dandiset or URL).")
+@click.option("--scheduler", default=None,
+              help="Address of a running Dask scheduler (tcp://host:8786); default: a local cluster.")
+@click.option("--workers", type=int, default=None,
+              help="Local cluster: worker processes (default: one per core; 1 reads in this process).")
+@click.option("--depth-bins", default=None, help="Edges of the depth bins in µm, e.g. 0,200,300,400,500,1000.")
+@click.option("--no-figures", is_flag=True, help="Only the tables and the fit.")
+def summarize_command(folder: str, output: str | None, scheduler: str | None, workers: int | None,
+                      depth_bins: str | None, no_figures: bool) -> None:
+    """Summarise the results of a batch folder (or a dandiset of results): a table of every ROI (Parquet and
+    CSV), per-session statistics, a log-normal fit of the rates and the figures of the Cascade paper's
+    Allen analysis, in FOLDER/summary."""
+    from .summarize import DEPTH_BINS, summarize
+
+    try:
+        bins = DEPTH_BINS if depth_bins is None else tuple(float(edge) for edge in depth_bins.split(","))
+    except ValueError as error:
+        raise click.BadParameter(f"{depth_bins!r}: give comma-separated numbers (µm)") from error
+    summary = summarize(folder, output, scheduler=scheduler, workers=workers, depth_bins=bins,
+                        figures=not no_figures)
+    click.echo(summary.describe())
 
 
 @main.group()

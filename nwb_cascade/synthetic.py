@@ -1,4 +1,5 @@
-"""Synthetic two-photon movies whose clean version is known, for tests and benchmarks.
+"""Synthetic two-photon movies whose clean version is known, and populations of neurons whose rates are
+known, for tests and benchmarks.
 
 Neurons are blobs scattered over a 2D field; each one's brightness follows a
 ΔF/F trace, real ones from the Cascade ground truth when a folder is given
@@ -146,3 +147,25 @@ def simulated_traces(n_neurons: int, n_frames: int, frame_rate: float,
     return dff, spikes
 
 
+
+
+def lognormal_rates(n_neurons: int, median_hz: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Firing rates (Hz) drawn from a log-normal: ln(rate) ~ Normal(ln(median_hz), sigma²)."""
+    return np.exp(rng.normal(np.log(median_hz), sigma, n_neurons))
+
+
+def population_traces(rates: np.ndarray, n_frames: int, frame_rate: float, kernel: np.ndarray, noise_level: float,
+                      rng: np.random.Generator, gain: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """ΔF/F (float32) and spike counts (neurons × frames) of Poisson neurons firing at ``rates`` (Hz).
+
+    Each spike adds ``kernel`` (ΔF/F per frame from the spike's frame on, e.g.
+    :func:`nwb_cascade.cascade.ground_truth.linear_kernel`); white Gaussian noise is added at the
+    Cascade ``noise_level`` (%·Hz^-1/2, the median absolute frame-to-frame change it gives).  ``gain``
+    (one value per frame, default 1) multiplies every neuron's rate frame by frame: stimulus blocks.
+    """
+    rates = np.asarray(rates, dtype=float)
+    gain = np.ones(n_frames) if gain is None else np.asarray(gain, dtype=float)
+    spikes = rng.poisson(rates[:, None] * gain[None, :] / frame_rate)
+    clean = np.stack([np.convolve(row, kernel)[:n_frames] for row in spikes.astype(float)])
+    std = noise_level / 100 * np.sqrt(frame_rate) / (0.6745 * np.sqrt(2))  # median |diff| of white noise
+    return (clean + rng.normal(0.0, std, clean.shape)).astype(np.float32), spikes

@@ -48,6 +48,17 @@ def allen_reference() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
+def gcamp6f_kernel() -> tuple[np.ndarray, float]:
+    """The ΔF/F one spike adds at 30 Hz: the median linear kernel of the GCaMP6f ground truth that the bundled
+    GCaMP6f model was trained on (and the frame rate it is sampled at)."""
+    from nwb_cascade.cascade import load_model
+    from nwb_cascade.cascade.ground_truth import linear_kernel
+
+    datasets = load_model("GCaMP6f_mouse_V1_30Hz_smoothing50ms").config["training_datasets"]
+    return linear_kernel(need(GROUND_TRUTH), datasets, 30.0), 30.0
+
+
+@pytest.fixture(scope="session")
 def allen_nwb(tmp_path_factory, allen_traces) -> dict:
     """NWB files written by pynwb from the real Allen excerpt, in the three layouts (read-only use)."""
     from nwb_cascade.nwb.example import LAYOUTS, write_example_file

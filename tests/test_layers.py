@@ -16,9 +16,13 @@ LAYERS = {
     "plot": {"common", "cascade", "nwb"},
     "synthetic": {"common", "cascade"},
     "allen": {"common", "nwb", "spike_inference"},
-    "batch": {"common", "cascade", "nwb", "manifest", "spike_inference"},
-    "cli": {"common", "cascade", "nwb", "spike_inference", "denoising", "plot", "allen", "batch", "__init__"},
-    "__init__": {"common", "cascade", "spike_inference", "batch", "plot"},
+    "dandi_layout": {"common", "nwb", "manifest", "__init__"},
+    "batch": {"common", "cascade", "nwb", "manifest", "spike_inference", "dandi_layout"},
+    "summary_plots": set(),
+    "summarize": {"common", "nwb", "manifest", "batch", "summary_plots"},
+    "cli": {"common", "cascade", "nwb", "spike_inference", "denoising", "plot", "allen", "batch", "summarize",
+            "__init__"},
+    "__init__": {"common", "cascade", "spike_inference", "batch", "plot", "summarize"},
 }
 
 

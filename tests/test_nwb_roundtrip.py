@@ -4,6 +4,7 @@ import subprocess
 import sys
 import warnings
 
+import h5py
 import numpy as np
 import pytest
 from pynwb import NWBHDF5IO
@@ -114,6 +115,11 @@ def test_outputs_pass_pynwb_validation_and_nwbinspector(nwb_copy, model, tmp_pat
             findings = list(inspect_nwbfile(nwbfile_path=str(path)))
         critical = [f for f in findings if f.importance == Importance.CRITICAL]
         assert critical == [], critical
+        assert not [f for f in findings if f.check_function_name == "check_units_resolution_is_set"]
+        with h5py.File(path, "r") as handle:  # one frame: spikes sit on the frame grid (30 Hz here)
+            (results,) = handle["processing/cascade"].values()
+            resolution = results["discrete_spikes/spike_times"].attrs["resolution"]
+        assert resolution == pytest.approx(1 / 30, rel=1e-9)
 
 
 def test_inspect_lists_candidates_and_results(nwb_copy, model):

@@ -244,6 +244,36 @@ def ground_truth_stretches(root: str | Path, datasets: Sequence[str], n_neurons:
     return np.array(dff_rows), np.array(spike_rows)
 
 
+def linear_kernel(root: str | Path, datasets: Sequence[str], frame_rate: float, *, seconds: float = 2.0,
+                  ridge: float = 1.0, min_spikes: int = 20) -> np.ndarray:
+    """The ΔF/F one spike adds, frame by frame from the spike's frame on: the median over the recordings of
+    ``datasets`` (at ``frame_rate``) of each one's linear kernel.
+
+    Each recording's kernel is the ridge-regularised least-squares fit of its ΔF/F by its spike counts at lags
+    0 to ``seconds`` (and a constant), over its frames with a ΔF/F (the linear kernels of the paper's Fig. 1h);
+    recordings with fewer than ``min_spikes`` spikes or 1,000 frames are left out.
+    """
+    files = sorted(f for name in datasets for f in (Path(root) / name).glob("*.mat"))
+    if not files:
+        raise FileNotFoundError(f"{root} holds none of the ground-truth datasets {', '.join(datasets)}")
+    lags = max(1, round(seconds * frame_rate))
+    kernels = []
+    for path in files:
+        for recording in read_neuron(path):
+            _, dff, counts = at_frame_rate(recording, frame_rate)
+            finite = np.isfinite(dff)
+            if finite.sum() < 1000 or counts.sum() < min_spikes:
+                continue
+            design = np.column_stack([np.concatenate([np.zeros(lag), counts[:counts.size - lag]])
+                                      for lag in range(lags)] + [np.ones(counts.size)])[finite]
+            penalty = ridge * np.eye(lags + 1)
+            penalty[-1, -1] = 0.0  # the constant (the baseline) is not shrunk
+            kernels.append(np.linalg.solve(design.T @ design + penalty, design.T @ dff[finite])[:lags])
+    if not kernels:
+        raise ValueError(f"no recording of {', '.join(datasets)} has {min_spikes} spikes and 1,000 frames")
+    return np.median(np.array(kernels), axis=0)
+
+
 #: The published repository as a zip; its Ground_truth folder is the public database.
 GROUND_TRUTH_URL = "https://github.com/HelmchenLabSoftware/Cascade/archive/refs/heads/master.zip"
 GROUND_TRUTH_FOLDER = "Ground_truth"

@@ -186,7 +186,11 @@ def _region(series: RoiResponseSeries, description: str) -> DynamicTableRegion:
 
 
 def discrete_spikes_table(inference: Inference, series: RoiResponseSeries) -> CascadeDiscreteSpikes:
-    """One row (unit) per ROI: its region and id, spike times in seconds (ragged), spike count."""
+    """One row (unit) per ROI: its region and id, spike times in seconds (ragged), spike count.
+
+    The table's ``resolution`` (the smallest possible difference between two spike times, which
+    nwbinspector and DANDI ask Units tables for) is one frame: spikes are placed on the frame grid.
+    """
     stamps = None if series.timestamps is None else np.asarray(series.timestamps[:], dtype=float)
     times = [
         spike_times(frames, timestamps=stamps, rate=series.rate, starting_time=float(series.starting_time or 0.0))
@@ -208,6 +212,7 @@ def discrete_spikes_table(inference: Inference, series: RoiResponseSeries) -> Ca
         VectorData(name="spike_count", data=counts, description="number of spikes of each ROI"),
     ]
     return CascadeDiscreteSpikes(name="discrete_spikes", id=np.arange(len(counts)), columns=columns,
+                                 resolution=1.0 / float(inference.frame_rate),
                                  description="Discrete spikes fitted to Cascade spike rates (one row per ROI).")
 
 

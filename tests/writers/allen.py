@@ -57,6 +57,7 @@ from hdmf.common import DynamicTable, VectorData
 from pynwb import NWBHDF5IO, NWBFile, ProcessingModule, TimeSeries
 from pynwb.behavior import BehavioralTimeSeries
 from pynwb.device import Device
+from pynwb.epoch import TimeIntervals
 from pynwb.file import Subject
 from pynwb.image import GrayscaleImage, Image, Images, IndexSeries
 from pynwb.ophys import (
@@ -452,6 +453,64 @@ def allen_extension_classes() -> dict[str, type]:
 
 
 # --------------------------------------------------------------------------
+# stimulus interval tables
+# --------------------------------------------------------------------------
+#: (start s, stop s, stimulus) of each block a session showed, in time order.
+StimulusBlocks = Sequence[tuple[float, float, str]]
+
+
+def _vc_epochs(nwbfile: NWBFile, blocks: StimulusBlocks) -> None:
+    """follows .../interfaces/_epochs.py (EpochsInterface.add_to_nwbfile): ``/intervals/epochs`` with a
+    ``stimulus_type`` column (AllenSDK's stimulus epoch table: drifting_gratings, natural_scenes,
+    spontaneous, ...), and .../interfaces/_spontaneous_stimulus.py: the spontaneous blocks again as the
+    TimeIntervals ``spontaneous_stimulus`` in ``/stimulus/presentation`` (nwbfile.add_stimulus)."""
+    epochs = TimeIntervals(
+        name="epochs",
+        description="Coarse grain experiment structure in the alternating presentations of visual stimuli.",
+    )
+    epochs.add_column(name="stimulus_type", description="Type of visual stimuli.")
+    for start, stop, stimulus in blocks:
+        epochs.add_interval(start_time=float(start), stop_time=float(stop), stimulus_type=str(stimulus))
+    nwbfile.epochs = epochs
+    spontaneous = [(start, stop) for start, stop, stimulus in blocks if stimulus == "spontaneous"]
+    if spontaneous:
+        table = TimeIntervals(name="spontaneous_stimulus", description="Mean luminance gray image.")
+        for start, stop in spontaneous:
+            table.add_interval(start_time=float(start), stop_time=float(stop))
+        nwbfile.add_stimulus(stimulus=table)
+
+
+def _vb_presentations(nwbfile: NWBFile, blocks: StimulusBlocks, flash: float = 0.25, gap: float = 0.5) -> None:
+    """follows AllenSDK behavior/data_objects/stimuli/presentations.py (Presentations.to_nwb) and
+    brain_observatory/nwb/__init__.py (create_stimulus_presentation_time_interval): one TimeIntervals
+    ``<stimulus_name>_presentations`` in ``/intervals`` per stimulus name, rows tagged
+    ``stimulus_time_interval`` and referring to ``processing/stimulus/timestamps``.  Image blocks are
+    shown as ``flash`` s flashes every ``flash + gap`` s (the change-detection task's 250 ms / 500 ms);
+    a ``spontaneous`` block is one presentation (gray screen)."""
+    stimulus_ts = nwbfile.processing["stimulus"]["timestamps"]
+    rows: dict[str, list[tuple[float, float, int]]] = {}
+    for block, (start, stop, stimulus) in enumerate(blocks):
+        if stimulus == "spontaneous":
+            rows.setdefault(stimulus, []).append((float(start), float(stop), block))
+            continue
+        onsets = np.arange(float(start), float(stop) - flash, flash + gap)
+        rows.setdefault(stimulus, []).extend((onset, onset + flash, block) for onset in onsets)
+    for stimulus in sorted(rows):
+        table = TimeIntervals(
+            name=f"{stimulus}_presentations",
+            description=(f"Presentation times and stimuli details for '{stimulus}' stimuli. \n"
+                         "Note: image_name references control_description in stimulus/templates"),
+        )
+        table.add_column(name="duration", description="No description")
+        table.add_column(name="stimulus_block", description="Index of contiguous presentations of one stimulus type")
+        table.add_column(name="stimulus_name", description="Name of stimulus")
+        for onset, offset, block in rows[stimulus]:
+            table.add_interval(start_time=onset, stop_time=offset, duration=offset - onset, stimulus_block=block,
+                               stimulus_name=stimulus, tags="stimulus_time_interval", timeseries=stimulus_ts)
+        nwbfile.add_time_intervals(table)
+
+
+# --------------------------------------------------------------------------
 # Visual Coding 2p (DANDI 000728) -- catalystneuro/visual-coding-to-nwb-v2
 # --------------------------------------------------------------------------
 _VC_MONITOR_NOTE = (
@@ -594,6 +653,7 @@ def write_visual_coding_processed(
     include_events: bool = True,
     include_demixed: bool = True,
     include_behavior_and_stimulus: bool = True,
+    stimulus_epochs: StimulusBlocks | None = None,
     mask_shape: tuple[int, int] = (32, 32),
     trace_dtype: str = "float64",
     seed: int = 0,
@@ -639,6 +699,10 @@ def write_visual_coding_processed(
     F0*(1+dff); Demixed = Corrected + r*Neuropil + noise; events sparse >= 0.
     The real trace dtype is whatever the v1 (NWB 1) files held; ``trace_dtype``
     picks it here.
+
+    ``stimulus_epochs``: (start s, stop s, stimulus type) of the session's stimulus blocks, written as the
+    converter's ``/intervals/epochs`` table (and its spontaneous blocks as ``/stimulus/presentation/
+    spontaneous_stimulus``); default none, as in the sessions whose epoch table AllenSDK could not compute.
     """
     dff = _as_dff(dff)
     n_rois, n_frames = dff.shape
@@ -843,6 +907,9 @@ def write_visual_coding_processed(
             ],
         )
     )
+
+    if stimulus_epochs:
+        _vc_epochs(nwbfile, stimulus_epochs)
 
     _write(nwbfile, path)
     return {
@@ -1199,6 +1266,7 @@ def write_visual_behavior(
     imaging_depth: int = 175,
     events_rois: Sequence[int] | None = None,
     include_task_parameters: bool = True,
+    stimulus_blocks: StimulusBlocks | None = None,
     mask_shape: tuple[int, int] = (32, 32),
     seed: int = 0,
     session_start_time: _dt.datetime | None = None,
@@ -1269,6 +1337,10 @@ def write_visual_behavior(
 
     ``events_rois``: indices of ROIs that have events (default all); the real
     writer stores only ROIs present in the events file.
+
+    ``stimulus_blocks``: (start s, stop s, stimulus name) of the session's stimulus blocks, written as
+    AllenSDK's ``/intervals/<stimulus_name>_presentations`` tables (image blocks as 250 ms flashes);
+    default none.
     """
     if sdk_version not in _SDK_VERSIONS:
         raise ValueError(f"sdk_version must be one of {_SDK_VERSIONS}")
@@ -1301,6 +1373,8 @@ def write_visual_behavior(
     _vb_licks_rewards(nwbfile, stimulus_ts, rng)
     if include_task_parameters:
         _vb_task_parameters(nwbfile, session_type, stimulus_ts.size)
+    if stimulus_blocks:
+        _vb_presentations(nwbfile, stimulus_blocks)
 
     # ---- BehaviorOphysMetadata.to_nwb: subject, device, lab_meta_data 'metadata'
     _vb_subject_and_device(
