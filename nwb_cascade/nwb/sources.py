@@ -40,6 +40,7 @@ from urllib.parse import unquote, urlparse
 
 import h5py
 
+from .names import shortened
 from .stream import RemoteFile, SourceError, source_error_in
 
 log = logging.getLogger(__name__)
@@ -369,7 +370,7 @@ def _stem(name: str) -> str:
 def output_name(source: str | Path | Source, kind: str = "cascade", extension: str = ".nwb") -> str:
     """A file name for the ``kind`` of output of ``source`` away from it: ``<stem>_<kind><extension>``
     (``sub-1_ses-2_ophys.nwb`` -> ``sub-1_ses-2_ophys_cascade.nwb``); see :func:`default_output`."""
-    return f"{_stem(file_name(source))}_{kind}{extension}"
+    return shortened(_stem(file_name(source)), f"_{kind}{extension}")
 
 
 def is_local(source: str | Path | Source) -> bool:
@@ -389,13 +390,15 @@ def default_output(source: str | Path | Source, kind: str = "cascade", *, folder
     (URL, DANDI asset, DANDI web URL) in the working directory, and for any source in ``folder``
     (a batch's output folder), ``<stem>_<kind><extension>`` (:func:`output_name`), named after the
     asset's file, never after its folders or the URL's query.  An empty ``kind`` gives ``FILE<extension>``.
+    A name that would be longer than a file name may be is cut short and given a hash of the whole
+    (:func:`~nwb_cascade.nwb.names.shortened`).
     """
     if folder is not None:
         return Path(folder) / output_name(source, kind, extension)
     if is_local(source):
         path = source.path if isinstance(source, Source) else Path(source)
-        return path.with_name(f"{_stem(path.name)}{'.' + kind if kind else ''}{extension}")
-    return Path(output_name(source, kind, extension) if kind else _stem(file_name(source)) + extension)
+        return path.with_name(shortened(_stem(path.name), f"{'.' + kind if kind else ''}{extension}"))
+    return Path(output_name(source, kind, extension) if kind else shortened(_stem(file_name(source)), extension))
 
 
 def _url_file_name(url: str) -> str:
