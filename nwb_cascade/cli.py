@@ -384,17 +384,19 @@ def evaluate_model(target: str, root: Path, levels: list[float], datasets: list[
 @click.option("--scheduler", default=None,
               help="Address of a running Dask scheduler (tcp://host:8786); default: a local cluster.")
 @click.option("--workers", type=int, default=None, help="Local cluster: worker processes (default: one per core).")
+@click.option("--checksum", is_flag=True,
+              help="Record each local source's SHA-256 and tell changed sources by it (reads every source on reruns).")
 def batch_command(sources: tuple[str, ...], options, out: str, glob: str | None, scheduler: str | None,
-                  workers: int | None) -> None:
+                  workers: int | None, checksum: bool) -> None:
     """Infer spikes for every session in SOURCES (files, folders, URLs, DANDI:000728) on a Dask cluster.
 
-    Reruns into the same --out skip the sessions that are done and retry the others.  --device: the
+    Reruns into the same --out skip the sessions that are done (and unchanged since) and retry the others.  --device: the
     default is cuda on workers that declare the Dask resource GPU.  The exit status is 1 when a session
     failed (see manifest.csv for why).
     """
     from .batch import batch_with
 
-    summary = batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers)
+    summary = batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers, checksum=checksum)
     click.echo(summary.table())
     if summary.failed:
         sys.exit(1)
