@@ -443,7 +443,7 @@ def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path, i
         if row.status == SKIPPED or row.status == DONE and (out / row.output).is_file():
             current = _current_identity(source, identities, checksum)
             if current is None or same_version(row.source_id, current):
-                row.source_id = row.source_id or current or ""
+                row.source_id = _merged(row.source_id, current or "")  # e.g. a checksum taken for the first time
                 continue
             log.warning("%s has changed since it was run (%s; now %s): running it again", source, row.source_id,
                         current)
@@ -459,6 +459,13 @@ def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path, i
         manifest.rows[source] = ManifestRow(source)  # forget the last attempt's results and error
         todo.append(source)
     return todo
+
+
+def _merged(recorded: str, current: str) -> str:
+    """Two identities of one version, as one: the words of both (the current one's where both have a word)."""
+    words = dict(word.partition("=")[::2] for word in recorded.split())
+    words.update(word.partition("=")[::2] for word in current.split())
+    return " ".join(f"{key}={value}" for key, value in words.items())
 
 
 def _output_identity(path: Path) -> str:

@@ -153,14 +153,15 @@ class Manifest:
     def set_error(self, row: ManifestRow, text: str, details: str = "") -> None:
         """Give ``row`` the error ``text``: short in the row, whole (with ``details``, e.g. a traceback) in its
         session's log file.  A log that cannot be written (a full disk) costs only the long text."""
-        text = " ".join(str(text).split())
+        original = str(text).strip()
+        text = " ".join(original.split())
         log_file = self.log_path(row.source)
         if not text:
             row.error = ""
             with contextlib.suppress(OSError):
                 log_file.unlink(missing_ok=True)  # the log of an earlier attempt
             return
-        whole = text + ("\n\n" + details if details else "")
+        whole = original + ("\n\n" + details if details else "")
         written = False
         if len(text) > ERROR_CHARS or details:
             try:
@@ -260,7 +261,7 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[:error.start].count(b"\n") + 1
-        raise ManifestError(f"{path} is damaged: line {line} holds bytes that are not UTF-8 text (at byte "
+        raise ManifestError(f"{path} is damaged at line {line} (bytes that are not UTF-8 text, at byte "
                             f"{error.start}); fix that line, or {recovery(path)}") from None
     limit = csv.field_size_limit()
     csv.field_size_limit(FIELD_LIMIT)
@@ -274,12 +275,13 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
         rows = []
         for number, record in enumerate(reader, start=2):
             if None in record:  # more fields than columns
-                raise ManifestError(f"{path} is damaged: line {number} has more fields than the header; fix or "
+                raise ManifestError(f"{path} is damaged at line {number} (more fields than the header); fix or "
                                     f"delete that row, or {recovery(path)}")
             try:
                 values = {name: _parse(name, record.get(name) or "") for name in FIELDS}
             except ValueError as error:
-                raise ManifestError(f"{path}, line {number}: {error}; fix or delete that row to run it again") from error
+                raise ManifestError(f"{path} is damaged at line {number} ({error}); fix or delete that row, or "
+                                    f"{recovery(path)}") from None
             if values["status"] not in STATUSES:
                 values["status"] = PENDING  # unknown state: run it again
             rows.append(ManifestRow(**values))

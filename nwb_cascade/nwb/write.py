@@ -44,7 +44,7 @@ from .. import __version__
 from ..cascade import CascadeModel, spike_times
 from ..cascade.inference import threshold_mode
 from .extension import CascadeDiscreteSpikes, CascadeResults, CascadeSpikeRates
-from .inplace import compact, ensure_free_space, process_alive
+from .inplace import checkpoint, compact, ensure_free_space, process_alive
 from .names import sidecar, sidecars
 from .read import DFF, SeriesInfo
 
@@ -306,6 +306,7 @@ def write_new_file(target: NWBFile, output: Path, needed_bytes: int = 0) -> Path
     try:
         with NWBHDF5IO(str(partial), "w") as io:
             io.write(target)
+        checkpoint("partial-written")
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
