@@ -443,3 +443,125 @@ def test_a_damaged_manifest_is_one_line_with_how_to_recover(tmp_path, allen_trac
     code, stdout, stderr = finish(batch_cli(folder, out=out))
     assert code == 0 and "0 session(s) run" in stdout and "| done | 1 |" in stdout, stderr
     assert "recovered" in read_manifest(manifest)[0].error
+
+
+# ------------------------------------------------------------------------------------------------
+# The cluster, the disk
+
+
+def kill_starting_workers(batch: subprocess.Popen, limit: int, killed: list[int]) -> None:
+    """Kill the worker processes the batch's local cluster spawns, as each appears (at most ``limit``)."""
+    import psutil
+
+    while batch.poll() is None and len(killed) < limit:
+        try:
+            children = psutil.Process(batch.pid).children(recursive=True)
+        except psutil.Error:
+            return
+        for child in children:
+            try:
+                if child.pid not in killed and "spawn_main" in " ".join(child.cmdline()):
+                    child.kill()
+                    killed.append(child.pid)
+            except psutil.Error:
+                continue
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("kills", [2, 1000], ids=["two-workers-die", "every-worker-dies"])
+def test_workers_that_die_while_the_cluster_starts(tmp_path, allen_traces, kills):
+    """Workers killed as they start: the cluster is started again (3 tries); when every try fails, one line and
+    the manifest as it was (every row pending), and a later batch runs."""
+    import threading
+
+    folder, out = tmp_path / "sessions", tmp_path / "out"
+    folder.mkdir()
+    write_session(folder / "s0.nwb", allen_traces)
+    run = batch_cli(folder, out=out)
+    killed: list[int] = []
+    killer = threading.Thread(target=kill_starting_workers, args=(run, kills, killed))
+    killer.start()
+    code, stdout, stderr = finish(run)
+    killer.join()
+    assert killed, "no worker was seen starting"
+    if kills < 3:
+        assert code == 0 and "| done | 1 |" in stdout, stderr
+        return
+    line = one_line_error(stderr)
+    assert code == 2 and "the local Dask cluster did not start in 3 tries" in line and "Nanny" in line, line
+    assert len(killed) == 3
+    assert [row.status for row in read_manifest(out / "manifest.csv")] == [PENDING]
+    code, stdout, stderr = finish(batch_cli(folder, out=out))
+    assert code == 0 and "| done | 1 |" in stdout, stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A tmpfs of 48 MB (root only: mount needs it)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount)], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"a small tmpfs cannot be mounted here (needs root): {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(folder: Path, leave: int) -> Path:
+    from .test_faults import fill as fill_to
+
+    return fill_to(folder, leave)
+
+
+def test_a_full_output_disk_is_one_line_per_session_and_the_batch_goes_on(tmp_path, allen_traces, small_disk):
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    for index in range(3):
+        write_session(folder / f"s{index}.nwb", allen_traces, first=10 * index)
+    out = small_disk / "out"
+    out.mkdir()
+    filler = fill(small_disk, 0)  # not even the manifest fits: refused before any work
+    code, _, stderr = finish(batch_cli(folder, out=out))
+    line = one_line_error(stderr)
+    assert code == 2 and "the disk is full" in line and "manifest.csv" in line, line
+    filler.unlink()
+    filler = fill(small_disk, 4 << 20)  # the manifest fits, no output does
+    code, stdout, stderr = finish(batch_cli(folder, out=out))
+    assert code == 1 and "Traceback" not in stderr, stderr
+    assert "| failed | 3 |" in stdout and stdout.count("not enough free space") == 3, stdout
+    assert not [entry for entry in out.iterdir() if entry.suffix == ".nwb" or ".partial-" in entry.name]
+    filler.unlink()
+    code, stdout, stderr = finish(batch_cli(folder, out=out))
+    assert code == 0 and "| done | 3 |" in stdout, stderr
+
+
+def test_a_disk_that_fills_up_during_a_batch(tmp_path, allen_traces, small_disk):
+    """Another program fills the output disk once the first session is done: the others fail one line each, the
+    manifest that cannot be written is said in one line at the end; with space again, a rerun keeps the output
+    written and runs the rest."""
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    for index in range(4):
+        write_session(folder / f"s{index}.nwb", allen_traces, first=10 * index)
+    out = small_disk / "out"
+    run = batch_cli(folder, out=out)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and run.poll() is None:
+        if (out / "manifest.csv").is_file() and DONE in [row.status for row in read_manifest(out / "manifest.csv")]:
+            break
+        time.sleep(0.02)
+    filler = fill(small_disk, 0)
+    code, stdout, stderr = finish(run)
+    line = one_line_error(stderr)
+    assert code == 2 and "cannot write" in line and "the disk is full" in line, line
+    assert "not enough free space" in stderr  # the sessions after the first failed, each in a line of the log
+    done_first = [row for row in read_manifest(out / "manifest.csv") if row.status == DONE]
+    assert done_first, "the disk filled before any session was done"
+    filler.unlink()
+    code, stdout, stderr = finish(batch_cli(folder, out=out))
+    assert code == 0 and "| done | 4 |" in stdout, stderr
+    for row in done_first:  # what was written before the disk filled up is kept
+        assert (out / row.output).is_file()
