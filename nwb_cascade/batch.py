@@ -16,8 +16,10 @@ import dataclasses
 import importlib.util
 import logging
 import os
+import shlex
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -44,6 +46,9 @@ POLL_SECONDS = 0.25
 # off: every large array is then mapped and unmapped afresh, and the page faults cost a session about
 # 40 % more CPU time (benchmarks/batch.py).  Local clusters of a batch start their workers without it.
 KEEP_MALLOC_DEFAULTS = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+#: Tries to start a local cluster (a worker may die while it starts), and the wait before the second (s; then more).
+CLUSTER_TRIES = 3
+CLUSTER_BACKOFF = 2.0
 
 
 class BatchError(NWBCascadeError, ValueError):
@@ -65,6 +70,7 @@ class BatchSummary:
     seconds: float
     workers: int
     dashboard: str | None
+    passed_over: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def done(self) -> list[ManifestRow]:
@@ -101,6 +107,7 @@ class BatchSummary:
             + f"; {sum(row.rois or 0 for row in done)} ROIs, {sum(row.frames or 0 for row in done)} frames done in all",
             f"manifest: {self.manifest}",
         ]
+        lines += [f"not taken as a source: {path}: {reason}" for path, reason in self.passed_over.items()]
         lines += [f"skipped: {row.source}: {row.error}" for row in self.skipped]
         lines += [f"failed: {row.source}: {row.error}" for row in self.failed]
         return "\n".join(lines)
@@ -122,6 +129,7 @@ def batch(
     compute_dff: bool = True,
     dff_recipe: DffRecipe | None = None,
     dandi_layout: bool = False,
+    checksum: bool = False,
 ) -> BatchSummary:
     """Infer spikes for every session in ``sources`` on a Dask cluster; one output file per session in ``out``.
 
@@ -159,6 +167,9 @@ def batch(
         Show a progress bar (sessions done / failed / running) and the dashboard address.
     dandi_layout
         Lay the done outputs out as a derived dandiset once the batch has run (:mod:`nwb_cascade.dandi_layout`).
+    checksum
+        Also record the SHA-256 of each local source, and tell a changed source by it rather than by
+        its modification time (reads every source whole on each rerun).
 
     Returns
     -------
@@ -167,17 +178,19 @@ def batch(
     Raises
     ------
     BatchError
-        Nothing to run on, two sources that would write the same output, a
-        scheduler that cannot be reached, or an output folder another batch holds.
+        Nothing to run on, two sources that would write the same output, an output that would
+        replace a source or a file this batch did not write, a manifest that does not match its
+        outputs or is damaged, a scheduler that cannot be reached or a local cluster that does not
+        start, or an output folder another batch holds.
     """
     options = RunOptions(series, model, discrete_spikes, threshold, device, compute_dff, dff_recipe or DffRecipe())
     return batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers, progress=progress,
-                      dandi_layout=dandi_layout)
+                      dandi_layout=dandi_layout, checksum=checksum)
 
 
 def batch_with(sources: Sequence[str | Path], out: str | Path, options: RunOptions, *, glob: str | None = None,
                scheduler: str | Client | None = None, workers: int | None = None,
-               progress: bool = True, dandi_layout: bool = False) -> BatchSummary:
+               progress: bool = True, dandi_layout: bool = False, checksum: bool = False) -> BatchSummary:
     """:func:`batch` with the sessions' options as one :class:`~nwb_cascade.spike_inference.RunOptions`
     (its ``progress`` is ignored: sessions run without bars, the batch has one)."""
     start = time.perf_counter()
@@ -187,20 +200,21 @@ def batch_with(sources: Sequence[str | Path], out: str | Path, options: RunOptio
     if workers is not None and workers < 1:
         raise BatchError(f"workers must be at least 1, got {workers}")
     out = Path(out)
-    without_traces: dict[str, str] = {}
-    sessions = plan_outputs(expand(sources, glob, without_traces), out)
+    found = Found()
+    sessions = plan_outputs(expand(sources, glob, found), out)
     options = dataclasses.replace(options, model=_model_for_workers(options.model), progress=False)
     try:
         manifest = Manifest(out)
         with manifest.locked(), organized(manifest, dandi_layout):
-            todo = _sessions_to_run(manifest, sessions, out)
+            check_outputs(manifest, sessions, found.identities)
+            todo = _sessions_to_run(manifest, sessions, out, found.identities, checksum)
             finished = len(sessions) - len(todo)
-            todo = _skip_without_traces(manifest, todo, without_traces)
+            todo = _skip_without_traces(manifest, todo, found.without_traces)
             manifest.save()
             if not todo:
                 log.info("%s: all %d session(s) are done already; nothing to run", out, len(sessions))
                 return BatchSummary(manifest.path, [manifest.rows[source] for source in sessions], 0, finished,
-                                    time.perf_counter() - start, 0, None)
+                                    time.perf_counter() - start, 0, None, found.passed_over)
             if finished:
                 log.info("%d of %d session(s) are done already; running the other %d", finished, len(sessions),
                          len(todo))
@@ -213,28 +227,41 @@ def batch_with(sources: Sequence[str | Path], out: str | Path, options: RunOptio
                     if progress:
                         tqdm.write(f"Dask dashboard: {dashboard}", file=sys.stderr)
                 n_workers = len(_scheduler_info(client)["workers"])
-                futures = submit(client, todo, sessions, options)
+                futures = submit(client, todo, sessions, options, checksum)
                 collect(client, futures, manifest, progress=progress)
     except ManifestError as error:
         raise BatchError(str(error)) from error
     return BatchSummary(manifest.path, [manifest.rows[source] for source in sessions], len(todo), finished,
-                        time.perf_counter() - start, n_workers, dashboard)
+                        time.perf_counter() - start, n_workers, dashboard, found.passed_over)
 
 
-def expand(sources: Sequence[str | Path], glob: str | None = None,
-           without_traces: dict[str, str] | None = None) -> list[str]:
-    """The sessions of ``sources``, each once, local paths made absolute (they name manifest rows);
-    ``without_traces`` gets the DANDI assets whose metadata says they hold no calcium traces."""
+@dataclass
+class Found:
+    """What expanding the sources learnt besides the sessions: DANDI assets whose metadata says they hold no
+    calcium traces (with why), what was passed over (with why), and the identities the listings gave."""
+
+    without_traces: dict[str, str] = dataclasses.field(default_factory=dict)
+    passed_over: dict[str, str] = dataclasses.field(default_factory=dict)
+    identities: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def expand(sources: Sequence[str | Path], glob: str | None = None, found: Found | None = None) -> list[str]:
+    """The sessions of ``sources``, each once, local paths made absolute (they name manifest rows); ``found``
+    gets what else was learnt (:class:`Found`)."""
     from .nwb.sources import SourceError, expand_sources
 
+    found = found if found is not None else Found()
     try:
-        expanded = expand_sources([str(source) for source in sources], glob=glob, without_traces=without_traces)
+        expanded = expand_sources([str(source) for source in sources], glob=glob, without_traces=found.without_traces,
+                                  passed_over=found.passed_over, identities=found.identities)
     except SourceError as error:  # e.g. the DANDI API cannot be reached: nothing can be planned
         raise BatchError(str(error)) from error
     sessions = list(dict.fromkeys(_absolute(source) for source in expanded))
+    found.identities.update({_absolute(source): identity for source, identity in found.identities.items()})
     if not sessions:
+        passed = "".join(f"; not taken: {path} ({reason})" for path, reason in list(found.passed_over.items())[:3])
         raise BatchError(f"no NWB files in {', '.join(map(str, sources))}"
-                         + (f" matching {glob!r}" if glob else "") + "; check the paths (and the glob)")
+                         + (f" matching {glob!r}" if glob else "") + "; check the paths (and the glob)" + passed)
     return sessions
 
 
@@ -271,29 +298,186 @@ def _model_for_workers(model: str | Path | None) -> str | None:
     return str(folder.resolve()) if folder.is_dir() else str(model)  # workers may run elsewhere
 
 
-def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path) -> list[str]:
-    """Rows for new sessions; the sessions not done, or done but whose output has gone.
+def check_outputs(manifest: Manifest, sessions: dict[str, Path], identities: dict[str, str]) -> None:
+    """Refuse, before any work, to write where this batch must not: onto a source of the batch, or onto any
+    file that is not this batch's own output for that session; and a manifest whose outputs are not the files
+    it recorded (renamed, swapped, replaced).
+
+    A file is this batch's own output for a session when the manifest recorded it (same NWB identifier),
+    or, with no such record, when the results it holds say they were computed from that session.
+    """
+    by_file: dict[tuple[int, int], str] = {}
+    for source in sessions:
+        with contextlib.suppress(OSError):
+            info = os.stat(source)
+            by_file[(info.st_dev, info.st_ino)] = source
+    problems = []
+    for source, target in sessions.items():
+        try:
+            info = os.stat(target)
+        except OSError:
+            info = None
+        if info is not None and (info.st_dev, info.st_ino) in by_file:
+            problems.append(
+                f"the results of {source} would be written to {target}, which is a source of this batch "
+                f"({by_file[(info.st_dev, info.st_ino)]}); rename that source (e.g. mv {_quoted(target)} "
+                f"{_quoted(_free_name(target, '_session'))}) or write the results into another folder (--out)")
+            continue
+        row = manifest.rows.get(source)
+        if row is not None and row.status == DONE and row.output and (manifest.folder / row.output).exists():
+            recorded = manifest.folder / row.output
+            problem = _not_as_recorded(manifest, row, recorded, sessions, identities)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            if recorded == target:
+                continue
+        if info is not None or target.is_symlink():
+            if not _own_output(target, source, identities):
+                problems.append(
+                    f"{target} exists and this batch did not write it for {source} ({_what_it_is(target)}); "
+                    f"move it away (e.g. mv {_quoted(target)} {_quoted(_free_name(target, '_before'))}) or write "
+                    "the results into another folder (--out); a batch never writes over a file it did not create")
+    if problems:
+        more = f" (and {len(problems) - 1} more such problem(s))" if len(problems) > 1 else ""
+        raise BatchError(problems[0] + more)
+
+
+def _not_as_recorded(manifest: Manifest, row: ManifestRow, recorded: Path, sessions: dict[str, Path],
+                     identities: dict[str, str]) -> str | None:
+    """Why the output ``recorded`` is not the file the manifest recorded for ``row``, or None when it is."""
+    from .nwb.origin import file_identifier, results_origin
+
+    wanted = dict(word.partition("=")[::2] for word in row.output_id.split()).get("identifier")
+    if wanted is not None and file_identifier(recorded) == wanted:
+        return None
+    if wanted is None and _own_output(recorded, row.source, identities):
+        return None  # a row of an older version, which recorded no output identity: the results' origin decides
+    origin = results_origin(recorded)
+    holder = next((other for other in sessions if other != row.source and origin is not None
+                   and _made_from(origin, other, identities)), None)
+    found = (f"that file holds the results of {holder}: the outputs were renamed or swapped; rename them back, "
+             "or delete them to run their sessions again" if holder else
+             f"that file is not the one this batch wrote ({_what_it_is(recorded)}); put the output back, or delete "
+             "it to run the session again")
+    return (f"{manifest.path} does not match its outputs: it records {recorded} as the output of {row.source}, "
+            f"but {found}; or move the manifest aside (mv {_quoted(manifest.path)} "
+            f"{_quoted(manifest.path.with_name(manifest.path.name + '.old'))}) and outputs that are complete are "
+            "recognised by their content")
+
+
+def _own_output(path: Path, source: str, identities: dict[str, str]) -> bool:
+    """Whether ``path`` holds complete results that were computed from ``source`` (written by a run of it)."""
+    from .nwb.origin import results_origin
+
+    origin = results_origin(path)
+    return origin is not None and origin.derived and _made_from(origin, source, identities) and _complete_output(path)
+
+
+def _made_from(origin: Any, source: str, identities: dict[str, str]) -> bool:
+    """Whether results of ``origin`` (:class:`~nwb_cascade.nwb.origin.Origin`) were computed from ``source``."""
+    from .nwb.sources import is_local
+
+    if is_local(source):
+        return origin.source_url == str(Path(source).resolve())
+    asset = dict(word.partition("=")[::2] for word in identities.get(source, "").split()).get("asset")
+    if asset and origin.asset_id:
+        return origin.asset_id == asset
+    return origin.source_url == source
+
+
+def _what_it_is(path: Path) -> str:
+    """What a file in the way of an output is, in a few words."""
+    from .nwb.origin import file_identifier, results_origin
+
+    origin = results_origin(path)
+    if origin is not None and origin.derived:
+        return f"it holds the results of {origin.source_url or 'another file'}"
+    if origin is not None:
+        return "an NWB file with results added in place"
+    if file_identifier(path) is not None:
+        return "an NWB file"
+    return "not an NWB file written by nwb-cascade"
+
+
+def _free_name(path: Path, tag: str) -> Path:
+    """A name beside ``path`` that is free: ``<stem><tag><suffix>``, numbered when taken."""
+    from .nwb.names import shortened
+
+    for number in range(1, 1000):
+        name = shortened(path.stem, f"{tag}{number if number > 1 else ''}{path.suffix}")
+        if not path.with_name(name).exists():
+            return path.with_name(name)
+    return path.with_name(shortened(path.stem, f"{tag}-{uuid.uuid4().hex[:8]}{path.suffix}"))
+
+
+def _quoted(path: Path) -> str:
+    return shlex.quote(str(path))
+
+
+def _current_identity(source: str, identities: dict[str, str], checksum: bool) -> str | None:
+    """The identity of ``source`` now (:func:`~nwb_cascade.nwb.sources.identify`); None when it cannot be told."""
+    from .nwb.sources import identify, is_local, resolve
+
+    if source in identities and not is_local(source):
+        return identities[source]
+    try:
+        return identify(resolve(source), checksum=checksum)
+    except FileNotFoundError:
+        return None  # the source has gone: its results stay
+    except Exception as error:  # the network: keep what is done rather than redo blindly
+        log.warning("%s: cannot tell whether it changed since it was done (%s); its results are kept", source, error)
+        return None
+
+
+def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path, identities: dict[str, str] | None = None,
+                     checksum: bool = False) -> list[str]:
+    """Rows for new sessions; the sessions not done, done but whose output has gone, or whose source changed since.
 
     A source with no row whose output is already there, complete (a lost or emptied manifest), is
-    recorded as done, not run again.
+    recorded as done, not run again (:func:`check_outputs` has made sure it is that source's output).
     """
+    from .nwb.sources import same_version
+
+    identities = identities or {}
     todo = []
     for source, target in sessions.items():
         known = source in manifest.rows
         row = manifest.row(source)
         if row.status == SKIPPED or row.status == DONE and (out / row.output).is_file():
-            continue
-        if row.status == DONE:
+            current = _current_identity(source, identities, checksum)
+            if current is None or same_version(row.source_id, current):
+                row.source_id = _merged(row.source_id, current or "")  # e.g. a checksum taken for the first time
+                continue
+            log.warning("%s has changed since it was run (%s; now %s): running it again", source, row.source_id,
+                        current)
+        elif row.status == DONE:
             log.warning("%s: the manifest says done but %s is missing; running it again", source, out / row.output)
         elif not known and _complete_output(target):
             log.warning("%s: no manifest row says it is done, but %s is complete; recorded as done (delete it to run "
                         "the session again)", source, target)
             row.update({"status": DONE, "output": target.name, "finished": _now(),
-                        "error": "recovered: the output was complete, the manifest had no row for it"})
+                        "error": "recovered: the output was complete, the manifest had no row for it",
+                        "output_id": _output_identity(target)})
             continue
         manifest.rows[source] = ManifestRow(source)  # forget the last attempt's results and error
         todo.append(source)
     return todo
+
+
+def _merged(recorded: str, current: str) -> str:
+    """Two identities of one version, as one: the words of both (the current one's where both have a word)."""
+    words = dict(word.partition("=")[::2] for word in recorded.split())
+    words.update(word.partition("=")[::2] for word in current.split())
+    return " ".join(f"{key}={value}" for key, value in words.items())
+
+
+def _output_identity(path: Path) -> str:
+    """What the manifest records of an output: its NWB identifier (new for every file written) and size."""
+    from .nwb.origin import file_identifier
+
+    identifier = file_identifier(path)
+    return f"identifier={identifier} size={path.stat().st_size}" if identifier else ""
 
 
 def _complete_output(path: Path) -> bool:
@@ -350,10 +534,25 @@ def connect(scheduler: str | Client | None, workers: int | None) -> Iterator[Cli
             yield client
         return
     n_workers = workers or default_workers()
-    log.info("starting a local Dask cluster: %d worker process(es), one thread each", n_workers)
-    with dask.config.set({KEEP_MALLOC_DEFAULTS: None}), \
-            LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
-        yield client
+    for attempt in range(1, CLUSTER_TRIES + 1):
+        log.info("starting a local Dask cluster: %d worker process(es), one thread each", n_workers)
+        try:
+            with dask.config.set({KEEP_MALLOC_DEFAULTS: None}):
+                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True)
+        except Exception as error:  # a worker that died while starting: "Nanny failed to start", a timeout...
+            message = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
+            if attempt == CLUSTER_TRIES:
+                raise BatchError(
+                    f"the local Dask cluster did not start in {CLUSTER_TRIES} tries ({message}); nothing was run and "
+                    "the manifest is as it was: check free memory and the processes running, give fewer --workers, "
+                    "or start a cluster yourself and pass its scheduler (--scheduler)") from error
+            log.warning("the local Dask cluster did not start (%s); trying again in %.0f s", message,
+                        CLUSTER_BACKOFF * attempt)
+            time.sleep(CLUSTER_BACKOFF * attempt)
+            continue
+        with cluster, Client(cluster) as client:
+            yield client
+        return
 
 
 def default_workers() -> int:
@@ -393,7 +592,8 @@ def gpu_workers(client: Client) -> int:
     return sum(1 for worker in found if worker.get("resources", {}).get(GPU, 0) > 0)
 
 
-def submit(client: Client, todo: Sequence[str], sessions: dict[str, Path], options: RunOptions) -> dict[Future, str]:
+def submit(client: Client, todo: Sequence[str], sessions: dict[str, Path], options: RunOptions,
+           checksum: bool = False) -> dict[Future, str]:
     """One task per session; on GPU workers one task per GPU, run with ``device="cuda"``."""
     resources = None
     if gpu_workers(client):
@@ -403,8 +603,8 @@ def submit(client: Client, todo: Sequence[str], sessions: dict[str, Path], optio
     run = uuid.uuid4().hex[:8]
     futures = {}
     for index, source in enumerate(todo):
-        future = client.submit(run_session, source, str(sessions[source]), options, key=f"cascade-{run}-{index}",
-                               pure=False, resources=resources)
+        future = client.submit(run_session, source, str(sessions[source]), options, checksum,
+                               key=f"cascade-{run}-{index}", pure=False, resources=resources)
         futures[future] = source
     return futures
 
@@ -417,13 +617,17 @@ def collect(client: Client, futures: dict[Future, str], manifest: Manifest, *, p
     results = as_completed(futures)
     counts = {DONE: 0, FAILED: 0, SKIPPED: 0}
     next_refresh = 0.0
+    unsaved: list[ManifestError] = []
     with tqdm(total=len(futures), unit="session", desc="batch", disable=not progress) as bar:
         try:
             while not results.is_empty():
                 for future in results.next_batch(block=False) if results.has_ready() else []:
                     row = manifest.rows[futures[future]]
-                    row.update(_outcome(future))
-                    manifest.save()
+                    outcome = _outcome(future)
+                    error, details = outcome.pop("error", ""), outcome.pop("details", "")
+                    row.update(outcome)
+                    manifest.set_error(row, error, details)
+                    _save(manifest, unsaved)
                     if row.status == DONE:  # what a task on a worker that died had begun for it
                         _remove_partials(manifest.folder / row.output)
                     counts[row.status] += 1
@@ -443,6 +647,21 @@ def collect(client: Client, futures: dict[Future, str], manifest: Manifest, *, p
                         sum(counts.values()), len(unfinished), manifest.path)
             client.cancel(unfinished)
             raise
+    if unsaved:
+        manifest.save()  # once more now that the batch is over; ManifestError (one line) when it still fails
+
+
+def _save(manifest: Manifest, unsaved: list[ManifestError]) -> None:
+    """Save the manifest; when that fails (a full disk), say so once and go on: the next result tries again, and
+    the end of the batch once more (a rerun recognises the outputs written meanwhile)."""
+    try:
+        manifest.save()
+    except ManifestError as error:
+        if not unsaved:
+            log.warning("%s; the batch goes on and tries again with the next result", error)
+        unsaved[:] = [error]
+    else:
+        unsaved.clear()
 
 
 def _running(client: Client, keys: set[str]) -> int:
@@ -471,32 +690,39 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def run_session(source: str, output: str, options: RunOptions) -> dict[str, Any]:
-    """The task: run one session on a worker and return its manifest fields (an error becomes a failed row).
+def run_session(source: str, output: str, options: RunOptions, checksum: bool = False) -> dict[str, Any]:
+    """The task: run one session on a worker and return its manifest fields (an error becomes a failed row, its
+    traceback in ``details`` for the session's log file).
 
-    The output is written with ``overwrite=True``: the manifest, not the folder, says
-    what is done, so a file a cancelled task finished is simply written again.
+    The output is written with ``overwrite=True``: :func:`check_outputs` has made sure that a file
+    there is this batch's own output for the session (a file a cancelled task finished is simply
+    written again).  The source's identity is taken before it is read: a source changed during the
+    run is run again by the next batch.
     """
     import torch
 
     from .nwb.read import NoTracesError
+    from .nwb.sources import identify, resolve
     from .spike_inference import infer_with
 
     # one CPU thread per task: Dask runs one task per worker thread, and workers are sized to the cores
     torch.set_num_threads(1)
     worker = _worker_address()
     start = time.perf_counter()
+    source_id = ""
     try:
-        summary = infer_with(source, output, options, overwrite=True)
+        resolved = resolve(source)
+        source_id = identify(resolved, checksum=checksum)
+        summary = infer_with(resolved, output, options, overwrite=True)
     except NoTracesError as error:  # a raw movie, a behaviour-only file: nothing to do, not a failure
         return {"status": SKIPPED, "error": str(error), "worker": worker, "seconds": time.perf_counter() - start,
-                "finished": _now()}
+                "finished": _now(), "source_id": source_id}
     except Exception as error:  # one failing session must never stop the others: it becomes a row
         log.info("%s failed", source, exc_info=True)  # the traceback, for the worker's log
-        return {"status": FAILED, "error": f"{type(error).__name__}: {error}", "worker": worker,
-                "seconds": time.perf_counter() - start, "finished": _now()}
+        return {"status": FAILED, "error": f"{type(error).__name__}: {error}", "details": traceback.format_exc(),
+                "worker": worker, "seconds": time.perf_counter() - start, "finished": _now(), "source_id": source_id}
     return {**summary.record(), "status": DONE, "seconds": time.perf_counter() - start, "worker": worker,
-            "finished": _now(), "error": ""}
+            "finished": _now(), "error": "", "source_id": source_id, "output_id": _output_identity(Path(output))}
 
 
 def _worker_address() -> str:

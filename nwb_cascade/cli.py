@@ -395,18 +395,20 @@ def evaluate_model(target: str, root: Path, levels: list[float], datasets: list[
 @click.option("--workers", type=int, default=None, help="Local cluster: worker processes (default: one per core).")
 @click.option("--dandi-layout", is_flag=True,
               help="Name the outputs as `dandi organize` does and write a dandiset.yaml draft: a derived dandiset.")
+@click.option("--checksum", is_flag=True,
+              help="Record each local source's SHA-256 and tell changed sources by it (reads every source on reruns).")
 def batch_command(sources: tuple[str, ...], options, out: str, glob: str | None, scheduler: str | None,
-                  workers: int | None, dandi_layout: bool) -> None:
+                  workers: int | None, dandi_layout: bool, checksum: bool) -> None:
     """Infer spikes for every session in SOURCES (files, folders, URLs, DANDI:000728) on a Dask cluster.
 
-    Reruns into the same --out skip the sessions that are done and retry the others.  --device: the
+    Reruns into the same --out skip the sessions that are done (and unchanged since) and retry the others.  --device: the
     default is cuda on workers that declare the Dask resource GPU.  The exit status is 1 when a session
     failed (see manifest.csv for why).
     """
     from .batch import batch_with
 
     summary = batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers,
-                         dandi_layout=dandi_layout)
+                         dandi_layout=dandi_layout, checksum=checksum)
     click.echo(summary.table())
     if summary.failed:
         sys.exit(1)

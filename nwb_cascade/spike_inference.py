@@ -38,7 +38,7 @@ from .cascade.errors import NoiseLevelError
 from .cascade.indicators import choose_model
 from .cascade.model import ACCURACY_MEASURES
 from .manifest import RESULT_FIELDS
-from .nwb.inplace import ensure_free_space
+from .nwb.inplace import NWBWriteError, ensure_free_space
 from .nwb.measure import GENOTYPE, PLANE_INDICATOR, Overrides
 from .nwb.open import open_nwb
 from .nwb.read import (
@@ -61,6 +61,7 @@ from .nwb.read import (
     select_inputs,
 )
 from .nwb.sources import Source, resolve
+from .nwb.stream import check_reads, read_once_more
 from .nwb.target import check_target, provenance, refuse_existing, working_copy
 from .nwb.write import (
     MODULE,
@@ -450,11 +451,24 @@ def infer_with(source: str | Path | Source, output: str | Path, options: RunOpti
     start = time.perf_counter()
     resolved = source if isinstance(source, Source) else resolve(source)
     output = check_target(resolved, output, in_place=False, overwrite=overwrite)
-    with open_nwb(resolved, "r") as (_, nwbfile):
-        selection = select(nwbfile, options)
-        details = {**provenance(nwbfile, resolved), **(extra_provenance or {})}
-        inferences = _run_planes(nwbfile, selection.inputs, options, details)
-        write_standalone(nwbfile, inferences, [plane.neuropil for plane in selection.inputs], output)
+
+    def run() -> tuple[list[Inference], Selection]:
+        with open_nwb(resolved, "r") as (_, nwbfile):
+            selection = select(nwbfile, options)
+            details = {**provenance(nwbfile, resolved), **(extra_provenance or {})}
+            inferences = _run_planes(nwbfile, selection.inputs, options, details)
+            check_reads()  # a remote read that failed and was swallowed on the way: nothing is written from it
+            write_standalone(nwbfile, inferences, [plane.neuropil for plane in selection.inputs], output)
+            try:
+                check_reads()  # the input series copied into the output were read while it was written
+            except Exception:
+                output.unlink(missing_ok=True)
+                raise
+        return inferences, selection
+
+    # a remote read or parse that fails is tried once more from the server, never from the stream cache
+    inferences, selection = read_once_more(run, f"reading {resolved.text}",
+                                           keep=(NWBWriteError, FileExistsError, ModelError, DownloadError))
     return _summary(output, inferences, time.perf_counter() - start, selection.left_out)
 
 

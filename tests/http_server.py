@@ -4,7 +4,9 @@ Serves files from a folder, honours ``Range`` (one range per request), sends an
 ``ETag`` and ``Last-Modified`` (from the file's modification time and size, as
 nginx does), logs every request with the bytes it sent, and can misbehave on
 purpose: drop the connection part-way through a response, answer with a server
-error, or stall (before answering, or after some bytes), a given number of times;
+error, stall (before answering, or after some bytes), or send bytes from the wrong
+place under the right headers, a given number of times (after a given number of good
+answers); send slowly (``rate`` bytes per second, steadily);
 ignore ``Range`` (``honour_ranges=False``, saying so with ``Accept-Ranges: none``
 unless ``advertise=False``, when it says nothing and just sends the whole file).
 """
@@ -23,13 +25,17 @@ from pathlib import Path
 
 @dataclass
 class Fault:
-    """Misbehave on the next ``times`` GET requests: ``status`` (e.g. 500), drop after ``drop_after`` bytes,
-    or go silent for ``stall`` seconds (after ``drop_after`` bytes when given, else before answering)."""
+    """Misbehave on the next ``times`` GET requests (after letting ``skip`` pass): ``status`` (e.g. 500), drop
+    after ``drop_after`` bytes, go silent for ``stall`` seconds (after ``drop_after`` bytes when given, else
+    before answering), or send the bytes ``shift`` places further on under the headers of the range asked for
+    (a faulty proxy or cache: right length, right Content-Range, wrong bytes)."""
 
     times: int = 1
     status: int | None = None
     drop_after: int | None = None
     stall: float | None = None
+    shift: int = 0
+    skip: int = 0
 
 
 @dataclass
@@ -42,6 +48,7 @@ class RangeServer:
     # Extra answers before the files: each route gets (method, path with query, headers) and
     # returns None (not mine) or (status, headers, body).
     routes: list = field(default_factory=list)
+    rate: float | None = None  # bytes per second of every answer's body (a slow but steady server)
 
     def __post_init__(self) -> None:
         server = self
@@ -126,11 +133,18 @@ class RangeServer:
                 sent = 0
                 try:  # in pieces, counting what the socket took: a client may hang up early
                     with open(path, "rb") as handle:
-                        handle.seek(start)
+                        shift = fault.shift if fault is not None else 0
+                        handle.seek(start + shift)
+                        step = 1 << 16 if server.rate is None else max(1, int(server.rate // 10))
+                        began = time.monotonic()
                         while sent < limit:
-                            piece = handle.read(min(1 << 16, limit - sent))
+                            piece = handle.read(min(step, limit - sent))
+                            piece += b"\0" * (min(step, limit - sent) - len(piece))  # shifted past the end
                             self.wfile.write(piece)
                             sent += len(piece)
+                            if server.rate is not None:
+                                self.wfile.flush()
+                                time.sleep(max(0.0, began + sent / server.rate - time.monotonic()))
                         self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
@@ -144,8 +158,15 @@ class RangeServer:
                     with contextlib.suppress(OSError):
                         self.connection.shutdown(2)
 
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address) -> None:  # a client that hung up is no news
+                import sys
+
+                if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+                    super().handle_error(request, client_address)
+
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -154,6 +175,9 @@ class RangeServer:
             while self.faults and self.faults[0].times <= 0:
                 self.faults.pop(0)
             if not self.faults:
+                return None
+            if self.faults[0].skip > 0:
+                self.faults[0].skip -= 1
                 return None
             self.faults[0].times -= 1
             return self.faults[0]

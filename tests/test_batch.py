@@ -110,7 +110,9 @@ def test_batch_matches_single_process_runs_and_reruns_only_what_is_left(sessions
     manifest = {row.source: row for row in read_manifest(out / "manifest.csv")}
     assert manifest == {row.source: row for row in first.rows}
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [".manifest.lock", "manifest.csv"] + [path.name for path in outputs.values()])
+        [".manifest.lock", "manifest.csv", "logs"] + [path.name for path in outputs.values()])
+    (log_file,) = (out / "logs").iterdir()  # the failed session's whole message and traceback
+    assert failed.error in log_file.read_text() and "Traceback" in log_file.read_text()
     written = {path: path.stat().st_mtime_ns for path in outputs.values()}
 
     # a rerun leaves what is done alone and tries the failed session again

@@ -26,6 +26,7 @@ def retrying(
     deadline: float | None = None,
     permanent: Callable[[Exception], bool] = lambda error: False,
     give_up: Callable[[Exception, int, float], Exception] | None = None,
+    progressed: Callable[[], bool] | None = None,
 ) -> T:
     """Run ``action`` until it succeeds, at most ``attempts`` times, waiting longer after each failure.
 
@@ -46,15 +47,25 @@ def retrying(
     give_up
         Builds the error raised after the last failure from (last error, tries made, seconds spent);
         default: the last error itself.
+    progressed
+        Asked after a failed try: whether it made progress that the next try keeps (bytes kept
+        of a long download); then the tries and the deadline count afresh from there.
     """
     start = time.monotonic()
     attempts = max(1, int(attempts))
-    for attempt in range(1, attempts + 1):
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return action()
         except Exception as error:
             if permanent(error):
                 raise
+            if progressed is not None and progressed():
+                log.warning("%s was cut off (%s: %s); going on from where it stopped", what, type(error).__name__,
+                            error)
+                start, attempt = time.monotonic(), 0
+                continue
             spent = time.monotonic() - start
             wait = backoff * 2 ** (attempt - 1)
             out_of_time = deadline is not None and spent + wait >= deadline
@@ -64,4 +75,3 @@ def retrying(
                 raise give_up(error, attempt, spent) from error
             log.warning("%s failed (%s: %s); retrying in %.1f s", what, type(error).__name__, error, wait)
             time.sleep(wait)
-    raise AssertionError("unreachable")

@@ -35,6 +35,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -49,6 +50,7 @@ from pathlib import Path
 import h5py
 
 from ..common.errors import Interrupted, NWBCascadeError
+from .names import sidecar, sidecars
 from .open import open_hdf5
 
 log = logging.getLogger(__name__)
@@ -69,12 +71,18 @@ class LockedError(NWBWriteError):
 
 
 def lock_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}{LOCK_SUFFIX}")
+    """The lock file of ``path`` (:mod:`nwb_cascade.nwb.names`: ``.<name>.nwb-cascade.lock``)."""
+    return sidecar(path, LOCK_SUFFIX)
+
+
+def new_copy_path(path: Path) -> Path:
+    """A new name for a working copy of ``path``: ``.<name>.nwb-cascade-<8 random hex digits>.tmp``."""
+    return sidecar(path, f"{COPY_INFIX}{uuid.uuid4().hex[:8]}.tmp")
 
 
 def copies_of(path: Path) -> list[Path]:
-    """Private copies that runs amending ``path`` have made (live or left by interrupted runs)."""
-    return sorted(path.parent.glob(f".{path.name}{COPY_INFIX}*.tmp"))
+    """Private copies that runs amending ``path`` have made (live or left by interrupted runs), by exact name."""
+    return sidecars(path, re.escape(COPY_INFIX) + r"[0-9a-f]{8}\.tmp")
 
 
 def process_alive(pid: int) -> bool:
@@ -162,6 +170,91 @@ def ensure_free_space(folder: Path, needed: int, what: str) -> None:
         )
 
 
+def compact(copy: Path) -> None:
+    """Rewrite the working copy ``copy`` into a new file holding exactly its objects, and put that in its place.
+
+    HDF5 never gives back the space of deleted objects: a working copy from which earlier results were
+    removed (``--overwrite``) would keep their bytes, and every overwrite would grow the file by the
+    results' size.  The new file is written by HDF5's own object copy (``H5Ocopy`` of the root group, raw
+    chunks copied as they are, with the file's creation properties: user block, format versions); the
+    object references, which such a copy leaves empty, are then set again to the objects at the same paths.
+    """
+    from h5py import h5f, h5o, h5p
+
+    packed = copy.with_name(copy.name[:-len("12345678.tmp")] + f"{uuid.uuid4().hex[:8]}.tmp")  # one of copies_of
+    ensure_free_space(copy.parent, copy.stat().st_size, "a compacted working copy")
+    try:
+        with h5py.File(copy, "r") as old:
+            creation = old.id.get_create_plist()
+            access = h5p.create(h5p.FILE_ACCESS)
+            if creation.get_version()[0] >= 2:  # a file in the newer format stays in it
+                access.set_libver_bounds(h5f.LIBVER_LATEST, h5f.LIBVER_LATEST)
+            with h5py.File(h5f.create(os.fsencode(packed), h5f.ACC_TRUNC, fcpl=creation, fapl=access)) as new:
+                h5o.copy(old.id, b".", new.id, b"__root__")
+                for name in list(new["__root__"]):
+                    new.move(f"__root__/{name}", name)  # a link renamed: the object is the same
+                del new["__root__"]
+                for key in old.attrs:
+                    new.attrs.create(key, old.attrs[key], dtype=old.attrs.get_id(key).dtype)
+                _point_references_again(old, new)
+            userblock = creation.get_userblock()
+        if userblock:
+            with open(copy, "rb") as reading, open(packed, "r+b") as writing:
+                writing.write(reading.read(userblock))
+        before, after = copy.stat().st_size, packed.stat().st_size
+        os.replace(packed, copy)
+        log.info("working copy rewritten without the space of removed objects: %d -> %d bytes", before, after)
+    finally:
+        packed.unlink(missing_ok=True)
+
+
+def _point_references_again(old: h5py.File, new: h5py.File) -> None:
+    """Set every object reference of ``new`` (a copy of ``old`` by path) to the object at the path that the same
+    reference in ``old`` names: in attributes, in datasets of references, and in fields of compound datasets."""
+    import numpy as np
+
+    def again(value: np.ndarray | h5py.Reference) -> np.ndarray | h5py.Reference:
+        if isinstance(value, h5py.Reference):
+            return new[old[value].name].ref if value else value
+        flat = [new[old[item].name].ref if item else item for item in np.ravel(value)]
+        return np.array(flat, dtype=h5py.ref_dtype).reshape(np.shape(value))
+
+    def has_references(kind: np.dtype) -> bool:
+        if h5py.check_ref_dtype(kind) is h5py.RegionReference:
+            raise NWBWriteError("the file holds HDF5 region references, which this version cannot carry into a "
+                                "compacted copy; write the results to a new file instead (--output)")
+        if h5py.check_ref_dtype(kind) is h5py.Reference:
+            return True
+        return any(has_references(field[0]) for field in (kind.fields or {}).values())
+
+    def visit(name: str, item: h5py.HLObject) -> None:
+        target = new[name]
+        for key in item.attrs:
+            kind = item.attrs.get_id(key).dtype
+            if has_references(kind):
+                value = item.attrs[key]
+                if kind.fields:
+                    value = np.array(value, copy=True)
+                    for field in kind.fields:
+                        if has_references(kind.fields[field][0]):
+                            value[field] = again(value[field])
+                else:
+                    value = again(value)
+                target.attrs.modify(key, value)
+        if isinstance(item, h5py.Dataset) and has_references(item.dtype) and item.size:
+            value = item[()]
+            if item.dtype.fields:
+                for field in item.dtype.fields:
+                    if has_references(item.dtype.fields[field][0]):
+                        value[field] = again(value[field])
+            else:
+                value = again(value)
+            target[()] = value
+
+    visit("/", old["/"])
+    old.visititems(visit)
+
+
 def clone_or_copy(source: Path, target: Path) -> str:
     """Copy ``source`` to ``target`` (a new file): a reflink where the file system offers one; how it was done."""
     with open(source, "rb") as reading, open(target, "wb") as writing:
@@ -247,7 +340,7 @@ def amended(path: str | Path) -> Iterator[Path]:
         checkpoint("locked")
         remove_leftovers(target)
         ensure_free_space(target.parent, target.stat().st_size, f"a working copy of {original}")
-        copy = target.with_name(f".{target.name}{COPY_INFIX}{uuid.uuid4().hex[:8]}.tmp")
+        copy = new_copy_path(target)
         try:
             with open_hdf5(target, original, "r"):  # no writer may hold it while it is copied
                 before = _identity(target)

@@ -28,7 +28,9 @@ and a failed fetch left a damaged block in its cache.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fnmatch
+import hashlib
 import logging
 import os
 import re
@@ -41,6 +43,8 @@ from urllib.parse import unquote, urlparse
 import h5py
 
 from . import filters  # noqa: F401  (registers hdf5plugin's filters before any file is opened)
+from .names import shortened
+from .origin import results_origin
 from .stream import RemoteFile, SourceError, source_error_in
 
 log = logging.getLogger(__name__)
@@ -281,7 +285,7 @@ class AssetInfo:
 
 def list_assets(dandiset: str, glob: str | None = None) -> list[AssetInfo]:
     """The NWB assets of a dandiset (``DANDI:000728`` or ``000728``, optionally ``@VERSION``),
-    sorted by path, whose paths match ``glob`` (fnmatch, ``*`` crosses ``/``; default ``*.nwb``),
+    sorted by path, whose paths match ``glob`` (fnmatch, ``*`` crosses ``/``; default ``*.nwb`` in any case),
     with their DANDI metadata's measured variables (one listing, metadata included)."""
     text = dandiset if dandiset.upper().startswith("DANDI:") else f"DANDI:{dandiset}"
     reference = _parse_dandi(text)
@@ -294,7 +298,7 @@ def list_assets(dandiset: str, glob: str | None = None) -> list[AssetInfo]:
         version = remote.version_id
         rows = [row for row in client.paginate(f"{remote.version_api_path}assets/",
                                                params={"order": "path", "metadata": "true"})
-                if fnmatch.fnmatch(row["path"], pattern)]
+                if fnmatch.fnmatch(row["path"] if glob else row["path"].lower(), pattern)]
     except Exception as error:
         raise SourceError(_dandi_message(error, f"dandiset {dandiset}")) from error
     return [AssetInfo(row["path"], int(row["size"]), row["asset_id"], str(row.get("modified", "")),
@@ -309,33 +313,183 @@ def _measured(metadata: dict | None) -> tuple[str, ...]:
 
 
 def expand_sources(items: Sequence[str | Path], glob: str | None = None,
-                   without_traces: dict[str, str] | None = None) -> list[str]:
+                   without_traces: dict[str, str] | None = None, passed_over: dict[str, str] | None = None,
+                   identities: dict[str, str] | None = None) -> list[str]:
     """The NWB files that ``items`` name, one string per file.
 
-    Local files and URLs stay as they are; local folders become their ``*.nwb`` files and
-    ``*.nwb.zarr`` stores (recursive, sorted); a whole dandiset (``DANDI:000728``, optionally
-    ``@VERSION``) becomes one ``DANDI:000728/<asset path>@<version>`` per NWB asset matching ``glob``
-    (``glob`` filters folder contents too, matched against paths relative to the folder).  Assets whose
-    DANDI metadata says they hold no ROI traces are listed too, with the reason put into
-    ``without_traces`` (when given), so that a batch can record them without running them.
+    Local files and URLs stay as they are; local folders become their NWB files (``.nwb``, in any case:
+    ``.NWB``, ``.Nwb``) and NWB Zarr stores (recursive, sorted, symbolic links followed, each folder
+    searched once); a whole dandiset (``DANDI:000728``, optionally ``@VERSION``) becomes one
+    ``DANDI:000728/<asset path>@<version>`` per NWB asset matching ``glob`` (``glob`` filters folder
+    contents too, matched against paths relative to the folder).  Assets whose DANDI metadata says they
+    hold no ROI traces are listed too, with the reason put into ``without_traces`` (when given), so
+    that a batch can record them without running them; the assets' ids go into ``identities``.
+
+    What is not a session is passed over, with the reason put into ``passed_over``: files that
+    nwb-cascade wrote (results computed from another file, partial outputs of interrupted runs),
+    hidden files in folders (``._x.nwb`` of macOS, temporary files), symbolic-link loops and broken
+    links.
     """
     expanded: list[str] = []
+    skipped: dict[str, str] = {} if passed_over is None else passed_over
     for item in items:
         text = str(item)
         if is_dandiset(text):
             for asset in list_assets(text, glob):
                 expanded.append(asset.reference)
+                if identities is not None:
+                    identities[asset.reference] = f"asset={asset.asset_id}"
                 reason = asset.without_traces_reason()
                 if reason and without_traces is not None:
                     without_traces[asset.reference] = reason
-        elif Path(text).is_dir() and not _is_zarr_store(Path(text)):
-            found = sorted([*Path(text).rglob("*.nwb"), *Path(text).rglob("*.nwb.zarr")])
-            files = [file for file in found if not any(_is_zarr_store(parent) for parent in file.parents)]
-            expanded.extend(str(file) for file in files
-                            if glob is None or fnmatch.fnmatch(file.relative_to(text).as_posix(), glob))
-        else:
+        elif not is_local(text):
             expanded.append(text)
+        elif _is_folder(Path(text)) and not _is_zarr_store(Path(text)):
+            for path in _nwb_files(Path(text), skipped):
+                if glob is None or fnmatch.fnmatch(path.relative_to(text).as_posix(), glob):
+                    reason = _not_a_session(path, in_folder=True)
+                    if reason is None:
+                        expanded.append(str(path))
+                    else:
+                        skipped[str(path)] = reason
+        else:
+            reason = _not_a_session(Path(text), in_folder=False)
+            if reason is None:
+                expanded.append(text)
+            else:
+                skipped[text] = reason
+    for path, reason in skipped.items():
+        log.warning("not taken as a source: %s: %s", path, reason)
     return list(dict.fromkeys(expanded))
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a symbolic-link loop, on Pythons that raise for it
+        return False
+
+
+def _is_nwb_name(name: str) -> bool:
+    return name.lower().endswith((".nwb", ".nwb.zarr"))
+
+
+def _nwb_files(folder: Path, skipped: dict[str, str]) -> list[Path]:
+    """The NWB files and stores under ``folder``, sorted; each folder searched once (a link back to a folder
+    already searched is noted in ``skipped``, never followed round and round)."""
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            info = current.stat()
+        except OSError as error:
+            skipped[str(current)] = _unreadable(current, error)
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            skipped[str(current)] = "a folder already searched (a symbolic link back into it): not searched again"
+            continue
+        seen.add((info.st_dev, info.st_ino))
+        try:
+            entries = sorted(os.scandir(current), key=lambda entry: entry.name)
+        except OSError as error:
+            skipped[str(current)] = _unreadable(current, error)
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_folder = entry.is_dir()
+            except OSError as error:
+                if _is_nwb_name(entry.name):
+                    skipped[str(path)] = _unreadable(path, error)
+                continue
+            if is_folder and not _is_zarr_store(path):
+                pending.append(path)
+            elif _is_nwb_name(entry.name):
+                found.append(path)
+    return sorted(found)
+
+
+def _unreadable(path: Path, error: OSError | None) -> str:
+    """Why ``path`` cannot be read: a symbolic-link loop, a broken link, or the error."""
+    try:
+        os.stat(path)
+    except OSError as failure:
+        error = failure
+    if error is not None and error.errno == errno.ELOOP:
+        return f"a symbolic-link loop ({path} -> {os.readlink(path) if path.is_symlink() else '...'})"
+    if path.is_symlink() and (error is None or error.errno == errno.ENOENT):
+        return f"a broken symbolic link (to {os.readlink(path)}, which does not exist)"
+    return f"cannot be read ({error.strerror if error is not None else 'unknown error'})"
+
+
+def _not_a_session(path: Path, *, in_folder: bool) -> str | None:
+    """Why the local ``path`` is not a session to run on, or None when it is one (or may be: a file that cannot be
+    opened is left for its run to name the problem)."""
+    try:
+        path.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP or path.is_symlink():
+            return _unreadable(path, error)
+        return None  # missing: its run says so
+    if is_partial_output(path.name):
+        return "a partial output of an interrupted nwb-cascade run (removed by the next run for its output)"
+    if in_folder and path.name.startswith("."):
+        return "a hidden file (temporary files, macOS's ._ files); name it on its own to run on it"
+    if path.is_file():
+        origin = results_origin(path)
+        if origin is not None and origin.derived:
+            made_from = f" computed from {origin.source_url}" if origin.source_url else ""
+            return f"an nwb-cascade output (results{made_from}), not a session"
+    return None
+
+
+def is_partial_output(name: str) -> bool:
+    """Whether ``name`` is that of a temporary file of a new output (``.<stem>.partial-<host>-<pid>-<hex>.nwb``)."""
+    return re.fullmatch(r"\..+\.partial-.+-\d+-[0-9a-f]{8}\.nwb", name) is not None
+
+
+def identify(source: Source, *, checksum: bool = False) -> str:
+    """What tells this version of ``source`` from another, as ``key=value`` words.
+
+    A local file: its size and modification time (``size=N mtime_ns=T``), with its SHA-256 when
+    ``checksum`` (reads the whole file); a DANDI asset: its asset id (an asset's content never changes
+    under one id); a URL: its ``ETag``, else its ``Last-Modified`` and size (one HEAD request).
+    """
+    if not source.remote:
+        info = source.path.stat()
+        text = f"size={info.st_size} mtime_ns={info.st_mtime_ns}"
+        if checksum and source.path.is_file():
+            digest = hashlib.sha256()
+            with open(source.path, "rb") as handle:
+                while piece := handle.read(1 << 22):
+                    digest.update(piece)
+            text += f" sha256={digest.hexdigest()}"
+        return text
+    if source.asset_id:
+        return f"asset={source.asset_id}"
+    remote = RemoteFile(source.url, cache=None)
+    try:
+        identity = remote.identity
+    finally:
+        remote.close()
+    if identity.etag:
+        return f"etag={identity.etag.replace(' ', '_')}"
+    modified = f" last_modified={identity.last_modified.replace(' ', '_')}" if identity.last_modified else ""
+    return f"size={identity.size}{modified}"
+
+
+def same_version(recorded: str, current: str) -> bool:
+    """Whether two :func:`identify` texts name the same version: by SHA-256 (and size) where both have one, else by
+    every other word both have; an empty text (not recorded) matches anything."""
+    old, new = (dict(word.partition("=")[::2] for word in text.split()) for text in (recorded, current))
+    if not old or not new:
+        return True
+    if "sha256" in old and "sha256" in new:
+        return old["sha256"] == new["sha256"] and old.get("size") == new.get("size")
+    shared = (set(old) & set(new)) - {"sha256"}
+    return bool(shared) and all(old[key] == new[key] for key in shared)
 
 
 def _is_zarr_store(path: Path) -> bool:
@@ -370,7 +524,7 @@ def _stem(name: str) -> str:
 def output_name(source: str | Path | Source, kind: str = "cascade", extension: str = ".nwb") -> str:
     """A file name for the ``kind`` of output of ``source`` away from it: ``<stem>_<kind><extension>``
     (``sub-1_ses-2_ophys.nwb`` -> ``sub-1_ses-2_ophys_cascade.nwb``); see :func:`default_output`."""
-    return f"{_stem(file_name(source))}_{kind}{extension}"
+    return shortened(_stem(file_name(source)), f"_{kind}{extension}")
 
 
 def is_local(source: str | Path | Source) -> bool:
@@ -390,13 +544,15 @@ def default_output(source: str | Path | Source, kind: str = "cascade", *, folder
     (URL, DANDI asset, DANDI web URL) in the working directory, and for any source in ``folder``
     (a batch's output folder), ``<stem>_<kind><extension>`` (:func:`output_name`), named after the
     asset's file, never after its folders or the URL's query.  An empty ``kind`` gives ``FILE<extension>``.
+    A name that would be longer than a file name may be is cut short and given a hash of the whole
+    (:func:`~nwb_cascade.nwb.names.shortened`).
     """
     if folder is not None:
         return Path(folder) / output_name(source, kind, extension)
     if is_local(source):
         path = source.path if isinstance(source, Source) else Path(source)
-        return path.with_name(f"{_stem(path.name)}{'.' + kind if kind else ''}{extension}")
-    return Path(output_name(source, kind, extension) if kind else _stem(file_name(source)) + extension)
+        return path.with_name(shortened(_stem(path.name), f"{'.' + kind if kind else ''}{extension}"))
+    return Path(output_name(source, kind, extension) if kind else shortened(_stem(file_name(source)), extension))
 
 
 def _url_file_name(url: str) -> str:

@@ -44,13 +44,14 @@ from .. import __version__
 from ..cascade import CascadeModel, spike_times
 from ..cascade.inference import threshold_mode
 from .extension import CascadeDiscreteSpikes, CascadeResults, CascadeSpikeRates
-from .inplace import ensure_free_space, process_alive
+from .inplace import checkpoint, compact, ensure_free_space, process_alive
+from .names import sidecar, sidecars
 from .read import DFF, SeriesInfo
 
 log = logging.getLogger(__name__)
 
 MODULE = "cascade"
-PARTIAL_INFIX = ".partial-"  # temporary files of new outputs: .<stem>.partial-<host>-<pid>-<random>.nwb
+PARTIAL_INFIX = ".partial-"  # temporary files of new outputs: .<stem>.partial-<host>-<pid>-<random>.nwb (names.py)
 MODULE_DESCRIPTION = "Spike inference with Cascade (nwb-cascade)"
 #: Target size of one compressed HDF5 chunk.
 CHUNK_BYTES = 4 << 20
@@ -237,7 +238,10 @@ def add_to_module(nwbfile: NWBFile, containers: list[Any], module_name: str, des
 
 def remove_groups(path: Path, module_name: str, names: list[str]) -> None:
     """Delete results ``names`` (being replaced) from ``processing/module_name`` of the working copy ``path``,
-    and any staging group (``*__writing``) that versions before 0.2 left there when interrupted."""
+    and any staging group (``*__writing``) that versions before 0.2 left there when interrupted; then rewrite
+    the copy without the space they held (:func:`~nwb_cascade.nwb.inplace.compact`), so that replacing
+    results never grows the file."""
+    removed = 0
     with h5py.File(path, "r+") as handle:
         module = handle.get(f"processing/{module_name}")
         if module is None:
@@ -247,6 +251,9 @@ def remove_groups(path: Path, module_name: str, names: list[str]) -> None:
                 if name.endswith(STAGING_SUFFIX):
                     log.info("removing %s, left half-written by an interrupted run of an earlier version", name)
                 del module[name]
+                removed += 1
+    if removed:
+        compact(path)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -299,11 +306,12 @@ def write_new_file(target: NWBFile, output: Path, needed_bytes: int = 0) -> Path
         log.info("removing %s, left by an interrupted run", stale)
         stale.unlink(missing_ok=True)
     ensure_free_space(output.parent, needed_bytes, str(output))
-    partial = output.with_name(f".{output.stem}{PARTIAL_INFIX}{socket.gethostname()}-{os.getpid()}-"
-                               f"{uuid4().hex[:8]}.nwb")
+    partial = sidecar(output.with_name(output.stem),
+                      f"{PARTIAL_INFIX}{_host()}-{os.getpid()}-{uuid4().hex[:8]}.nwb")
     try:
         with NWBHDF5IO(str(partial), "w") as io:
             io.write(target)
+        checkpoint("partial-written")
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
@@ -314,15 +322,22 @@ def partial_files(output: Path, *, stale_only: bool = False) -> list[Path]:
     """Temporary files of :func:`write_new_file` calls for ``output``: all, or only those whose process is gone
     (``.<stem>.partial-<host>-<pid>-<random>.nwb``; a name without host and pid counts as gone)."""
     output = Path(output)
-    found = sorted(output.parent.glob(f".{output.stem}{PARTIAL_INFIX}*.nwb"))
+    stem = output.with_name(output.stem)
+    found = sidecars(stem, re.escape(PARTIAL_INFIX) + r".*\.nwb")  # by exact name: never a glob of the user's name
     if not stale_only:
         return found
     stale = []
+    prefix = len(sidecar(stem, "").name)
     for path in found:
-        match = re.match(rf"^\.{re.escape(output.stem)}{re.escape(PARTIAL_INFIX)}(.+)-(\d+)-[0-9a-f]{{8}}\.nwb$", path.name)
-        if match is None or match.group(1) != socket.gethostname() or not process_alive(int(match.group(2))):
+        match = re.fullmatch(rf"{re.escape(PARTIAL_INFIX)}(.+)-(\d+)-[0-9a-f]{{8}}\.nwb", path.name[prefix:])
+        if match is None or match.group(1) != _host() or not process_alive(int(match.group(2))):
             stale.append(path)
     return stale
+
+
+def _host() -> str:
+    """This host's name as partial files carry it (at most 64 characters, as on Linux)."""
+    return socket.gethostname()[:64]
 
 
 def _plain(value: Any) -> Any:
