@@ -67,7 +67,7 @@ def serial(paths: list[Path], out: Path) -> dict:
     torch.set_num_threads(1)  # as each Dask task runs
     start, cpu = time.perf_counter(), cpu_seconds()
     for path in paths:
-        infer(path, out / f"{path.stem}_cascade.nwb", model=MODEL)
+        infer(path, out / f"{path.stem}.cascade.nwb", model=MODEL)
     return {"startup": None, "seconds": time.perf_counter() - start, "cpu": cpu_seconds() - cpu,
             "peaks": [peak_rss_mib()]}
 

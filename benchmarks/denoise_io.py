@@ -110,7 +110,7 @@ def run_denoise(source: str, checkpoint: Path, output: Path) -> tuple[float, flo
     began = time.perf_counter()
     with tempfile.TemporaryFile() as log_file:  # a file, not a pipe: a long run's log would fill a pipe and block
         process = subprocess.Popen([sys.executable, "-c", "from nwb_cascade.cli import run; run()", "denoise",
-                                    source, "--model", str(checkpoint), "-o", str(output), "--overwrite"],
+                                    source, "--denoiser", str(checkpoint), "-o", str(output), "--overwrite"],
                                    stdout=subprocess.DEVNULL, stderr=log_file)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - began

@@ -17,7 +17,7 @@ from pathlib import Path
 from pynwb import NWBHDF5IO
 
 from nwb_cascade.denoise.quality import best_blur, psnr
-from nwb_cascade.denoising import denoise_nwb
+from nwb_cascade.denoising import denoise
 from nwb_cascade.nwb.example import write_example_file
 from nwb_cascade.synthetic import synthetic_movie
 
@@ -38,7 +38,7 @@ def main() -> None:
     source = write_example_file(out / "synthetic_movie.nwb", movie.roi_dff(movie.clean), movie.frame_rate,
                                 movie=movie.noisy)
     options = {} if args.steps is None else {"steps": args.steps}
-    denoise_nwb(source, output=out / "synthetic_movie.denoised.nwb", checkpoint=out / "synthetic_movie.denoiser.pt",
+    denoise(source, out / "synthetic_movie.denoised.nwb", checkpoint=out / "synthetic_movie.denoiser.pt",
                 train_options=options, progress=True)
     with NWBHDF5IO(str(out / "synthetic_movie.denoised.nwb"), "r") as io:
         denoised = io.read().processing["denoising"]["TwoPhotonSeries"].data[:]

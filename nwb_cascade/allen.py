@@ -20,14 +20,14 @@ imaging plane and the genotype).  What this module adds:
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from pathlib import Path
 from typing import Any
 
-from .nwb.sources import SourceError, default_output, list_assets, resolve
-from .spike_inference import RunOptions, RunSummary, infer_with
+from .nwb.sources import SourceError, list_assets, resolve
+from .options import RunOptions
+from .spike_inference import RunSummary, infer
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,10 @@ def find_session(session_id: str) -> str:
     )
 
 
-def process_session(session: str | Path, output: str | Path | None = None, options: RunOptions | None = None, *,
-                    overwrite: bool = False, **settings: Any) -> RunSummary:
-    """Infer spikes for an Allen Brain Observatory session into a new local NWB file: :func:`nwb_cascade.infer`
-    of an Allen id's processed asset.
+def process_session(session: str | Path, output: str | Path | None = None, *, overwrite: bool = False,
+                    options: RunOptions | None = None, **overrides: Any) -> RunSummary:
+    """Infer spikes for an Allen Brain Observatory session: :func:`nwb_cascade.infer` of an Allen id's processed
+    asset, into a new local file (or a LINDI amendment: an ``output`` ending in ``.lindi.tar``).
 
     Parameters
     ----------
@@ -68,16 +68,15 @@ def process_session(session: str | Path, output: str | Path | None = None, optio
         An Allen experiment or session id (looked up on DANDI), a DANDI asset, a URL or
         a local file.
     output
-        The new file (default: :func:`nwb_cascade.nwb.sources.default_output`).
-    options, settings
-        The run's :class:`~nwb_cascade.spike_inference.RunOptions`, or its fields as keywords
-        (``series``, ``model``, ``discrete_spikes``, ``device``, ``progress``...): default the general rules.
+        The new file (default: named after the session's file, in the working directory;
+        :func:`nwb_cascade.nwb.target.default_output`).
     overwrite
         Replace an existing output file.
+    options, overrides
+        The run's :class:`~nwb_cascade.options.RunOptions`, or its fields as keywords (``series``, ``model``,
+        ``discrete_spikes``, ``device``, ``progress``...): default the general rules.
     """
     text = str(session)
     if re.fullmatch(r"\d{6,}", text) and not Path(text).exists():
         text = find_session(text)
-    source = resolve(text)
-    output = Path(output) if output is not None else default_output(source)
-    return infer_with(source, output, dataclasses.replace(options or RunOptions(), **settings), overwrite=overwrite)
+    return infer(resolve(text), output, overwrite=overwrite, options=options, **overrides)

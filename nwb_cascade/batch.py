@@ -29,11 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from .cascade.dff import DffRecipe
 from .common.errors import NWBCascadeError
 from .dandi_layout import organized
 from .manifest import DONE, FAILED, PENDING, SKIPPED, Manifest, ManifestError, ManifestRow
-from .spike_inference import RunOptions
+from .options import RunOptions, settings_of, with_overrides
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -115,38 +114,37 @@ class BatchSummary:
 
 def batch(
     sources: Sequence[str | Path],
-    out: str | Path,
+    output: str | Path,
     *,
     glob: str | None = None,
     scheduler: str | Client | None = None,
     workers: int | None = None,
-    model: str | Path | None = None,
-    series: str | None = None,
-    discrete_spikes: bool = True,
-    threshold: Any = 0,
-    device: str | None = None,
     progress: bool = True,
-    compute_dff: bool = True,
-    dff_recipe: DffRecipe | None = None,
     dandi_layout: bool = False,
     checksum: bool = False,
+    overwrite: bool = False,
+    options: RunOptions | None = None,
+    **overrides: Any,
 ) -> BatchSummary:
-    """Infer spikes for every session in ``sources`` on a Dask cluster; one output file per session in ``out``.
+    """Infer spikes for every session in ``sources`` on a Dask cluster; one output file per session in ``output``.
 
     Each session is one task, which streams or opens its source, runs the engine and
     writes a standalone NWB file (:func:`nwb_cascade.infer`) under a temporary name,
-    renamed when complete.  ``out/manifest.csv`` gets one row per source (status,
-    output, ROIs, frames, noise levels, model, duration, error), rewritten as each
+    renamed when complete.  ``output/manifest.csv`` gets one row per source (status,
+    output, ROIs, frames, noise levels, model, settings, duration, error), rewritten as each
     result comes in.  A failing session is recorded and never stops the others; a
     rerun into the same folder skips what is done and runs the rest again.
+
+    In a script, call it under ``if __name__ == "__main__":``: the local cluster's workers are new
+    processes that import the script again.
 
     Parameters
     ----------
     sources
         Local NWB files, folders (their ``*.nwb`` files, recursively), ``https://`` URLs,
         or dandisets (``DANDI:000728``, optionally ``@version``).
-    out
-        The output folder (made if absent); it holds the outputs and the manifest.
+    output
+        The output folder (made if absent); it holds the outputs, the manifest and ``logs/``.
     glob
         Only the files whose path in their dandiset (asset path) or folder (relative
         path) matches this pattern (fnmatch).
@@ -155,14 +153,6 @@ def batch(
         :class:`distributed.Client`; default: a local cluster started for this batch.
     workers
         Worker processes of the local cluster (one thread each); default: one per core.
-    model
-        A model name or folder (a folder must be visible to every worker); default:
-        a published model for each session's frame rate.
-    series, discrete_spikes, threshold, compute_dff, dff_recipe
-        As in :func:`nwb_cascade.infer`, for every session.
-    device
-        As in :func:`nwb_cascade.infer`; default: ``"cuda"`` where workers declare the
-        Dask resource ``GPU`` (one task per GPU), else each worker's own default.
     progress
         Show a progress bar (sessions done / failed / running) and the dashboard address.
     dandi_layout
@@ -170,6 +160,14 @@ def batch(
     checksum
         Also record the SHA-256 of each local source, and tell a changed source by it rather than by
         its modification time (reads every source whole on each rerun).
+    overwrite
+        Run the sessions already done again (with these options), replacing their outputs.  Without it,
+        done sessions are kept, and those done with other settings are named in a warning.
+    options, overrides
+        How every session infers (:class:`~nwb_cascade.options.RunOptions`, or its fields as keywords);
+        a model folder must be visible to every worker; ``device`` defaults to ``"cuda"`` where workers
+        declare the Dask resource ``GPU`` (one task per GPU), else each worker's own default; sessions
+        run without progress bars (the batch has one).
 
     Returns
     -------
@@ -183,16 +181,8 @@ def batch(
         outputs or is damaged, a scheduler that cannot be reached or a local cluster that does not
         start, or an output folder another batch holds.
     """
-    options = RunOptions(series, model, discrete_spikes, threshold, device, compute_dff, dff_recipe or DffRecipe())
-    return batch_with(sources, out, options, glob=glob, scheduler=scheduler, workers=workers, progress=progress,
-                      dandi_layout=dandi_layout, checksum=checksum)
-
-
-def batch_with(sources: Sequence[str | Path], out: str | Path, options: RunOptions, *, glob: str | None = None,
-               scheduler: str | Client | None = None, workers: int | None = None,
-               progress: bool = True, dandi_layout: bool = False, checksum: bool = False) -> BatchSummary:
-    """:func:`batch` with the sessions' options as one :class:`~nwb_cascade.spike_inference.RunOptions`
-    (its ``progress`` is ignored: sessions run without bars, the batch has one)."""
+    options = with_overrides(options, RunOptions, overrides)
+    out = output
     start = time.perf_counter()
     if scheduler is not None and workers is not None:
         raise BatchError("give either a scheduler address or a number of local workers, not both: "
@@ -207,7 +197,8 @@ def batch_with(sources: Sequence[str | Path], out: str | Path, options: RunOptio
         manifest = Manifest(out)
         with manifest.locked(), organized(manifest, dandi_layout):
             check_outputs(manifest, sessions, found.identities)
-            todo = _sessions_to_run(manifest, sessions, out, found.identities, checksum)
+            todo = _sessions_to_run(manifest, sessions, out, found.identities, checksum, overwrite)
+            _warn_other_settings(manifest, sessions, todo, settings_of(options))
             finished = len(sessions) - len(todo)
             todo = _skip_without_traces(manifest, todo, found.without_traces)
             manifest.save()
@@ -430,9 +421,21 @@ def _current_identity(source: str, identities: dict[str, str], checksum: bool) -
         return None
 
 
+def _warn_other_settings(manifest: Manifest, sessions: dict[str, Path], todo: list[str], settings: str) -> None:
+    """Name the sessions kept from earlier runs with other settings (a batch folder then mixes settings)."""
+    other = [source for source in sessions if source not in todo and manifest.rows[source].status == DONE
+             and manifest.rows[source].settings != settings]
+    if other:
+        shown = ", ".join(sorted({manifest.rows[source].settings or "{} (the defaults)" for source in other}))
+        log.warning("%d session(s) done before were run with other settings (%s) than now (%s); they are kept, "
+                    "recorded per row in the manifest's settings column: pass overwrite=True (--overwrite) to run them "
+                    "again with these", len(other), shown, settings or "{} (the defaults)")
+
+
 def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path, identities: dict[str, str] | None = None,
-                     checksum: bool = False) -> list[str]:
-    """Rows for new sessions; the sessions not done, done but whose output has gone, or whose source changed since.
+                     checksum: bool = False, overwrite: bool = False) -> list[str]:
+    """Rows for new sessions; the sessions not done, done but whose output has gone, or whose source changed since;
+    with ``overwrite`` also those done.
 
     A source with no row whose output is already there, complete (a lost or emptied manifest), is
     recorded as done, not run again (:func:`check_outputs` has made sure it is that source's output).
@@ -444,7 +447,9 @@ def _sessions_to_run(manifest: Manifest, sessions: dict[str, Path], out: Path, i
     for source, target in sessions.items():
         known = source in manifest.rows
         row = manifest.row(source)
-        if row.status == SKIPPED or row.status == DONE and (out / row.output).is_file():
+        if overwrite and row.status == DONE:
+            log.info("%s: done before, run again (overwrite)", source)
+        elif row.status == SKIPPED or row.status == DONE and (out / row.output).is_file():
             current = _current_identity(source, identities, checksum)
             if current is None or same_version(row.source_id, current):
                 row.source_id = _merged(row.source_id, current or "")  # e.g. a checksum taken for the first time
@@ -703,7 +708,7 @@ def run_session(source: str, output: str, options: RunOptions, checksum: bool = 
 
     from .nwb.read import NoTracesError
     from .nwb.sources import identify, resolve
-    from .spike_inference import infer_with
+    from .spike_inference import infer
 
     # one CPU thread per task: Dask runs one task per worker thread, and workers are sized to the cores
     torch.set_num_threads(1)
@@ -713,7 +718,7 @@ def run_session(source: str, output: str, options: RunOptions, checksum: bool = 
     try:
         resolved = resolve(source)
         source_id = identify(resolved, checksum=checksum)
-        summary = infer_with(resolved, output, options, overwrite=True)
+        summary = infer(resolved, output, overwrite=True, options=options)
     except NoTracesError as error:  # a raw movie, a behaviour-only file: nothing to do, not a failure
         return {"status": SKIPPED, "error": str(error), "worker": worker, "seconds": time.perf_counter() - start,
                 "finished": _now(), "source_id": source_id}
@@ -722,7 +727,8 @@ def run_session(source: str, output: str, options: RunOptions, checksum: bool = 
         return {"status": FAILED, "error": f"{type(error).__name__}: {error}", "details": traceback.format_exc(),
                 "worker": worker, "seconds": time.perf_counter() - start, "finished": _now(), "source_id": source_id}
     return {**summary.record(), "status": DONE, "seconds": time.perf_counter() - start, "worker": worker,
-            "finished": _now(), "error": "", "source_id": source_id, "output_id": _output_identity(Path(output))}
+            "finished": _now(), "error": "", "source_id": source_id, "output_id": _output_identity(Path(output)),
+            "settings": settings_of(options)}
 
 
 def _worker_address() -> str:

@@ -1,4 +1,4 @@
-"""The denoising workflow: :func:`denoise_nwb`, a TwoPhotonSeries of an NWB file denoised (DeepCAD-RT) and written
+"""The denoising workflow: :func:`denoise`, a TwoPhotonSeries of an NWB file denoised (DeepCAD-RT) and written
 as NWB, in place or into a new file, on the guard both workflows share (:mod:`nwb_cascade.nwb.target`)."""
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from .nwb.denoised import (
 from .nwb.extension import DenoisedTwoPhotonSeries
 from .nwb.inplace import ensure_free_space
 from .nwb.open import open_nwb
-from .nwb.sources import default_output, resolve
-from .nwb.target import check_target, provenance, refuse_existing, working_copy
+from .nwb.sources import resolve
+from .nwb.read import NWBInputError
+from .nwb.target import AMENDMENT, choose_target, default_output, provenance, refuse_existing, working_copy
+from .options import DenoiseOptions, with_overrides
 from .nwb.write import add_to_module, copy_imaging_plane, new_file_like, remove_groups, write_new_file
 
 
@@ -46,51 +48,48 @@ class DenoiseSummary:
     trained: bool
     seconds: float
 
+    def describe(self) -> str:
+        """One line, for the command line."""
+        first, last = self.frames
+        trained = f", denoiser saved to {self.checkpoint}" if self.trained else f", denoiser {self.checkpoint}"
+        return (f"{self.output}: {self.denoised} from {self.series} (frames {first}:{last} of {self.shape[0]}, "
+                f"{self.shape[1]}×{self.shape[2]} px{trained}) in {self.seconds:.1f} s")
 
-def denoise_nwb(
-    source: str | Path,
-    *,
-    output: str | Path | None = None,
-    in_place: bool = False,
-    series: str | None = None,
-    frames: slice | tuple[int, int] | None = None,
-    train_frames: int | None = None,
-    model: str | Path | Denoiser | None = None,
-    checkpoint: str | Path | None = None,
-    overwrite: bool = False,
-    train_options: dict[str, Any] | None = None,
-    batch_size: int = 4,
-    device: str | None = None,
-    progress: bool = False,
-) -> DenoiseSummary:
-    """Denoise a TwoPhotonSeries of an NWB file and write the denoised movie as NWB.
+
+def denoise(source: str | Path, output: str | Path | None = None, *, in_place: bool = False,
+            overwrite: bool = False, options: DenoiseOptions | Denoiser | None = None, **overrides: Any) -> DenoiseSummary:
+    """Denoise a TwoPhotonSeries of an NWB file (DeepCAD-RT, self-supervised) and write the denoised movie as NWB.
 
     Parameters
     ----------
     source
         An NWB file (whatever :func:`nwb_cascade.nwb.open.open_nwb` opens).
     output, in_place
-        A new NWB file for the denoised movie, or ``in_place=True`` to add it to ``source``.
-    series
-        Path (or name) of the TwoPhotonSeries; default: the file's only one.
-    frames
-        The frames to denoise (slice or (start, stop)); default: all.
-    train_frames
-        Train on at most this many frames from the start of ``frames`` (default 2000).
-    model
-        A trained denoiser or its checkpoint: skip training.
-    checkpoint
-        Where to save the trained denoiser; default: beside the output, ``.denoiser.pt``.
+        A new NWB file for the denoised movie (default ``FILE.denoised.nwb``, see
+        :func:`nwb_cascade.nwb.target.default_output`), or ``in_place=True`` to add it to ``source``.
     overwrite
         Replace an existing denoised series / output file.
-    train_options
-        More keyword arguments for :func:`nwb_cascade.denoise.train` (steps, patch...).
-    batch_size, device, progress
-        Tiles per forward pass, torch device, progress bars.
+    options, overrides
+        :class:`~nwb_cascade.options.DenoiseOptions`, or its fields as keywords: the series, the frames,
+        training (``train_frames``, ``steps``, ``patch``), a trained ``denoiser`` to use instead (a
+        checkpoint file, or a :class:`~nwb_cascade.denoise.Denoiser` object), where to save the trained
+        one (``checkpoint``; default beside the output, ``.denoiser.pt``), ``device``, ``progress``.
     """
+    given = overrides.pop("denoiser", None) if isinstance(overrides.get("denoiser"), Denoiser) else None
+    options = with_overrides(options, DenoiseOptions, overrides)
+    frames, patch = options.frame_range, options.patch_shape
+    train_options: dict[str, Any] = {key: value for key, value in (("steps", options.steps), ("patch", patch))
+                                     if value is not None}
+    model = given if given is not None else options.denoiser
+    checkpoint, series, device, progress = options.checkpoint, options.series, options.device, options.progress
+    train_frames, batch_size = options.train_frames, options.batch_size
     began = time.perf_counter()
     resolved = resolve(source)
-    target = check_target(resolved, output, in_place=in_place, overwrite=overwrite)
+    chosen = choose_target(resolved, output, in_place=in_place, overwrite=overwrite, kind="denoised")
+    if chosen.mode == AMENDMENT:
+        raise NWBInputError(f"{chosen.path}: a denoised movie is written as an NWB file (a name ending in .nwb), not "
+                            "as a LINDI amendment")
+    target = chosen.path
     if checkpoint is None and model is None:
         checkpoint = default_output(target, "denoiser", extension=".pt")
     with contextlib.ExitStack() as stack:

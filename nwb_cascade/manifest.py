@@ -66,7 +66,7 @@ class ManifestRow:
     worker; ``finished`` is a UTC time stamp (ISO 8601); ``error`` says why a
     failed source failed, or why a skipped one holds nothing to run on (short: the
     whole text is in the session's log file); ``source_id`` and ``output_id`` say
-    which version of the source was run and which file its output is.
+    which version of the source was run and which file its output is; ``settings`` with which options.
     """
 
     source: str
@@ -88,6 +88,7 @@ class ManifestRow:
     error: str = ""
     source_id: str = ""
     output_id: str = ""
+    settings: str = ""  # the run's options that shape its results (RunOptions other than their defaults), as JSON
 
     def update(self, values: dict[str, Any]) -> None:
         """Set the fields named in ``values`` (unknown names are a programming error)."""

@@ -38,6 +38,7 @@ from .cascade.errors import NoiseLevelError
 from .cascade.indicators import choose_model
 from .cascade.model import ACCURACY_MEASURES
 from .manifest import RESULT_FIELDS
+from .options import RunOptions, with_overrides
 from .nwb.inplace import NWBWriteError, ensure_free_space
 from .nwb.measure import GENOTYPE, PLANE_INDICATOR, Overrides
 from .nwb.open import open_nwb
@@ -62,7 +63,7 @@ from .nwb.read import (
 )
 from .nwb.sources import Source, resolve
 from .nwb.stream import check_reads, read_once_more
-from .nwb.target import check_target, provenance, refuse_existing, working_copy
+from .nwb.target import AMENDMENT, IN_PLACE, NEW_FILE, Target, choose_target, provenance, refuse_existing, working_copy
 from .nwb.write import (
     MODULE,
     MODULE_DESCRIPTION,
@@ -81,40 +82,10 @@ log = logging.getLogger(__name__)
 IMPLAUSIBLY_LOW_NOISE = 0.15
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """How a run infers, the same for :func:`annotate`, :func:`infer` and :func:`nwb_cascade.batch`.
-
-    ``series`` names the input (a path, its end, a glob, ``"all"``; default: every plane's);
-    ``model`` a model name or folder (default: the one the indicator and frame rate call for);
-    ``threshold``, ``device`` go to :func:`nwb_cascade.cascade.predict`; ``compute_dff`` and
-    ``dff_recipe`` say whether and how ΔF/F is computed from fluorescence.  ``indicator`` names the
-    indicator of the chosen series, over what the file says (it picks the model; a sensor of something
-    other than calcium runs only with ``model`` given too); ``spiking_cells`` says that the chosen series
-    are spiking neurons, whatever the subject's species or the ROIs' names say (see
-    :mod:`nwb_cascade.nwb.measure`).
-    """
-
-    series: str | None = None
-    model: str | Path | CascadeModel | None = None
-    discrete_spikes: bool = True
-    threshold: Any = 0
-    device: str | None = None
-    compute_dff: bool = True
-    dff_recipe: DffRecipe = field(default_factory=DffRecipe)
-    progress: bool = False
-    indicator: str | None = None
-    spiking_cells: bool = False
-
-    @property
-    def overrides(self) -> Overrides:
-        """What these options say over the file about what the series measure."""
-        return Overrides(self.indicator, self.model is not None, self.spiking_cells)
-
-
 def select(nwbfile: NWBFile, options: RunOptions) -> Selection:
     """The inputs of a run with ``options`` (:func:`nwb_cascade.nwb.read.select_inputs`)."""
-    return select_inputs(nwbfile, options.series, compute_dff=options.compute_dff, overrides=options.overrides)
+    overrides = Overrides(options.indicator, options.model is not None, options.spiking_cells)
+    return select_inputs(nwbfile, options.series, compute_dff=options.compute_dff, overrides=overrides)
 
 
 @dataclass
@@ -337,68 +308,58 @@ def _run_planes(nwbfile: NWBFile, planes: list[PlaneInput], options: RunOptions,
             for plane in planes]
 
 
-def annotate(
-    path: str | Path,
-    *,
-    series: str | None = None,
-    model: str | Path | CascadeModel | None = None,
-    discrete_spikes: bool = True,
-    overwrite: bool = False,
-    threshold: Any = 0,
-    device: str | None = None,
-    progress: bool = False,
-    compute_dff: bool = True,
-    dff_recipe: DffRecipe | None = None,
-    indicator: str | None = None,
-    spiking_cells: bool = False,
-) -> RunSummary:
-    """Infer spikes for every plane of an NWB file (or the series named) and add the results to that file.
+def infer(source: str | Path | Source, output: str | Path | None = None, *, in_place: bool = False,
+          overwrite: bool = False, options: RunOptions | None = None, **overrides: Any) -> RunSummary:
+    """Infer spike rates (and discrete spikes) for every plane of an NWB file and write them as NWB.
 
-    Only adds: a processing module ``cascade`` (if absent) with one container per plane.
-    Existing results for a series are refused unless ``overwrite``.  The results are added to
-    a working copy that replaces the file when complete: whatever fails, the file is left as
-    it was (:mod:`nwb_cascade.nwb.inplace`).
+    Every plane's input is chosen (its ΔF/F series, else ΔF/F computed from its fluorescence; what is
+    not ΔF/F of spiking cells is refused or left out with the reason), the engine runs with the model the
+    recording's indicator and frame rate call for, and one results container per plane goes into the
+    processing module ``cascade``, where :func:`nwb_cascade.nwb.target.choose_target` says:
+
+    - a new, standalone file (``output``; default ``FILE.cascade.nwb`` beside a local source, named after
+      the file in the working directory for a remote one): the session and subject metadata, the imaging
+      planes, the ROI tables, a copy of each input series and the results; the source is not touched;
+    - ``in_place=True``: the source itself, a local HDF5 file, only added to (on a working copy that
+      replaces the file when complete: whatever fails, the file is left as it was);
+    - an ``output`` ending in ``.lindi.tar``: a LINDI amendment of a remote source, which references it by
+      URL (no copy of it).
 
     Parameters
     ----------
-    path
-        A local NWB file, writable.
-    series
-        Which series: a path (``processing/ophys/DfOverF/DfOverF``), its end (``DfOverF/DfOverF``),
-        a glob, or ``"all"``; default: the input of every plane (the ΔF/F series, else ΔF/F
-        computed from the fluorescence series).
-    model
-        A model name or folder; default: the one the indicator and frame rate call for.
-    discrete_spikes
-        Also fit and store discrete spikes.
+    source
+        A local NWB file (HDF5 or Zarr), an http(s) URL or a DANDI asset; remote ones are streamed.
+    output
+        Where the results go (see above).
+    in_place
+        Add the results to ``source``.
     overwrite
-        Replace existing results for these series.
-    threshold, device, progress
-        Passed to :func:`nwb_cascade.cascade.predict`.
-    compute_dff, dff_recipe
-        Whether a plane that holds only fluorescence gets ΔF/F computed, and how
-        (:class:`~nwb_cascade.cascade.DffRecipe`: neuropil coefficient, baseline window).
-    indicator, spiking_cells
-        What the chosen series measure, over what the file says: see :class:`RunOptions`.
+        Replace an existing output file, or the results ``source`` already holds (in place).
+    options
+        How the run infers (:class:`~nwb_cascade.options.RunOptions`); its fields can also be given as
+        keywords (``model="..."``, ``series="all"``...), over ``options``.
 
     Returns
     -------
     RunSummary
     """
-    options = RunOptions(series, model, discrete_spikes, threshold, device, compute_dff, dff_recipe or DffRecipe(),
-                         progress, indicator, spiking_cells)
-    return annotate_with(resolve(path), options, overwrite=overwrite)
-
-
-def annotate_with(source: Source, options: RunOptions, *, overwrite: bool = False) -> RunSummary:
-    """:func:`annotate` with the run's options as one object."""
+    options = with_overrides(options, RunOptions, overrides)
     start = time.perf_counter()
-    check_target(source, None, in_place=True, overwrite=overwrite)
+    resolved = source if isinstance(source, Source) else resolve(source)
+    target = choose_target(resolved, output, in_place=in_place, overwrite=overwrite, kind=MODULE)
+    write = {IN_PLACE: _in_place, NEW_FILE: _new_file, AMENDMENT: _amendment}[target.mode]
+    inferences, selection = write(target, options)
+    return _summary(target.path, inferences, time.perf_counter() - start, selection.left_out)
+
+
+def _in_place(target: Target, options: RunOptions) -> tuple[list[Inference], Selection]:
+    """Results added to the source, on its working copy (opened twice only to replace results it holds)."""
+    source = target.source
     with working_copy(source, MODULE) as working:
         with open_nwb(working, "r") as (_, nwbfile):
             planes = select(nwbfile, options).inputs
             existing = refuse_existing(nwbfile, source.text, MODULE, [plane.series.name for plane in planes],
-                                       overwrite, "Cascade results")
+                                       target.overwrite, "Cascade results")
             needed = sum(4 * plane.series.n_rois * plane.series.n_frames * (2 if plane.compute_dff else 1)
                          for plane in planes)
         ensure_free_space(working.path.parent, needed, f"the results for {source.text}")
@@ -409,54 +370,18 @@ def annotate_with(source: Source, options: RunOptions, *, overwrite: bool = Fals
             add_to_module(nwbfile, [build_results(inference, inference.info.series, inference.info.name)
                                     for inference in inferences], MODULE, MODULE_DESCRIPTION)
             io.write(nwbfile)
-    return _summary(source.path, inferences, time.perf_counter() - start, selection.left_out)
+    return inferences, selection
 
 
-def infer(
-    source: str | Path | Source,
-    output: str | Path,
-    *,
-    series: str | None = None,
-    model: str | Path | CascadeModel | None = None,
-    discrete_spikes: bool = True,
-    overwrite: bool = False,
-    threshold: Any = 0,
-    device: str | None = None,
-    progress: bool = False,
-    provenance: dict[str, str] | None = None,
-    compute_dff: bool = True,
-    dff_recipe: DffRecipe | None = None,
-    indicator: str | None = None,
-    spiking_cells: bool = False,
-) -> RunSummary:
-    """Infer spikes for every plane of an NWB file (or the series named) and write a new, standalone NWB file.
-
-    The new file holds the session and subject metadata (the subject's own type, lab
-    metadata), the imaging planes, the ROI tables where they were, a copy of each input
-    series (and of the neuropil it was corrected with), and the results; the source is not
-    touched.  ``source`` is a local path, an http(s) URL or a DANDI asset (``DANDI:000728/
-    sub-.../file.nwb[@VERSION]``, a DANDI web or API URL), streamed when remote; its URL and
-    DANDI ids go into the provenance (``provenance`` adds to it).  See :func:`annotate` for
-    the other parameters; ``output`` must not exist unless ``overwrite``, and is written under
-    a temporary name and renamed only when complete.
-    """
-    options = RunOptions(series, model, discrete_spikes, threshold, device, compute_dff, dff_recipe or DffRecipe(),
-                         progress, indicator, spiking_cells)
-    return infer_with(source, output, options, overwrite=overwrite, extra_provenance=provenance)
-
-
-def infer_with(source: str | Path | Source, output: str | Path, options: RunOptions, *, overwrite: bool = False,
-               extra_provenance: dict[str, str] | None = None) -> RunSummary:
-    """:func:`infer` with the run's options as one object."""
-    start = time.perf_counter()
-    resolved = source if isinstance(source, Source) else resolve(source)
-    output = check_target(resolved, output, in_place=False, overwrite=overwrite)
+def _new_file(target: Target, options: RunOptions) -> tuple[list[Inference], Selection]:
+    """Results in a new, standalone file; a remote read or parse that fails is tried once more from the server,
+    never from the stream cache."""
+    source, output = target.source, target.path
 
     def run() -> tuple[list[Inference], Selection]:
-        with open_nwb(resolved, "r") as (_, nwbfile):
+        with open_nwb(source, "r") as (_, nwbfile):
             selection = select(nwbfile, options)
-            details = {**provenance(nwbfile, resolved), **(extra_provenance or {})}
-            inferences = _run_planes(nwbfile, selection.inputs, options, details)
+            inferences = _run_planes(nwbfile, selection.inputs, options, provenance(nwbfile, source))
             check_reads()  # a remote read that failed and was swallowed on the way: nothing is written from it
             write_standalone(nwbfile, inferences, [plane.neuropil for plane in selection.inputs], output)
             try:
@@ -466,53 +391,117 @@ def infer_with(source: str | Path | Source, output: str | Path, options: RunOpti
                 raise
         return inferences, selection
 
-    # a remote read or parse that fails is tried once more from the server, never from the stream cache
-    inferences, selection = read_once_more(run, f"reading {resolved.text}",
-                                           keep=(NWBWriteError, FileExistsError, ModelError, DownloadError))
-    return _summary(output, inferences, time.perf_counter() - start, selection.left_out)
+    return read_once_more(run, f"reading {source.text}", keep=(NWBWriteError, FileExistsError, ModelError,
+                                                               DownloadError))
 
 
-def amend_with(source: str | Path | Source, output: str | Path, options: RunOptions, *,
-               overwrite: bool = False) -> RunSummary:
-    """Infer spikes for a remote NWB file and write the results as a LINDI amendment of it (``.nwb.lindi.tar``):
-    the original session, referenced by URL, with the ``cascade`` module added (:mod:`nwb_cascade.nwb.lindi`)."""
+def _amendment(target: Target, options: RunOptions) -> tuple[list[Inference], Selection]:
+    """Results as a LINDI amendment of a remote source (:mod:`nwb_cascade.nwb.lindi`)."""
     from .nwb.lindi import amendment
 
-    start = time.perf_counter()
-    resolved = source if isinstance(source, Source) else resolve(source)
-    output = check_target(resolved, output, in_place=False, overwrite=overwrite)
-    with amendment(resolved, output) as (io, nwbfile):
+    with amendment(target.source, target.path) as (io, nwbfile):
         selection = select(nwbfile, options)
-        inferences = _run_planes(nwbfile, selection.inputs, options, provenance(nwbfile, resolved))
+        inferences = _run_planes(nwbfile, selection.inputs, options, provenance(nwbfile, target.source))
         add_to_module(nwbfile, [build_results(inference, inference.info.series, inference.info.name, whole=True)
                                 for inference in inferences], MODULE, MODULE_DESCRIPTION)
         io.write(nwbfile, expandable=())
-    return _summary(output, inferences, time.perf_counter() - start, selection.left_out)
+    return inferences, selection
 
 
-def inspect(path: str | Path) -> dict[str, Any]:
-    """Every RoiResponseSeries of an NWB file, what each holds, which a run would use, and the results it holds.
+@dataclass
+class SeriesRow:
+    """One RoiResponseSeries as :func:`inspect` sees it."""
 
-    Returns ``{"series": [...], "results": [...], "expected": {...}, "problem": str}``; each series is a dict
-    with its path, container kind, role, ROIs, frames, frame rate, unit, how its values are read
-    (``read_as``: conversion, offset, percent), whether a run uses it by default (and, for
-    fluorescence, with which neuropil), its noise levels (for the series a run uses: of the ΔF/F
-    it reads or computes), why it cannot be read as traces (``problem``), what it measures
-    (``measures``, ``indicator``, ``verdict``: run, refuse or skip) and the run's decision on it
-    (``decision``: a :class:`~nwb_cascade.nwb.read.SeriesDecision`, what it is taken for and why).
-    ``expected`` holds, per results container whose model carries an expected accuracy, its median
-    over ROIs.  ``problem`` at the top says why a default run would fail.
+    path: str
+    kind: str
+    role: str
+    rois: int
+    frames: int
+    frame_rate: float
+    unit: str
+    irregular_timestamps: bool
+    problem: str
+    transposed: bool
+    used: bool  # a run with these options runs it
+    dff_computed: bool
+    neuropil: str | None
+    noise_levels: np.ndarray = field(repr=False)
+    read_as: str
+    measures: str | None
+    indicator: str | None
+    verdict: str | None
+    decision: SeriesDecision
+
+    @property
+    def noise_median(self) -> float:
+        finite = self.noise_levels[np.isfinite(self.noise_levels)]
+        return float(np.median(finite)) if finite.size else float("nan")
+
+    def describe(self) -> str:
+        """Two lines: what the series is, then what a run takes it for and why."""
+        mark = "*" if self.used else " "
+        if self.problem:
+            return f"{mark} {self.path}  [{self.kind}, {self.role}] not used: {self.problem}"
+        scaled = "" if self.read_as == "as stored" else f", values read as {self.read_as}"
+        irregular = " (irregular timestamps)" if self.irregular_timestamps else ""
+        transposed = " (stored ROIs x frames)" if self.transposed else ""
+        line = (f"{mark} {self.path}  [{self.kind}, {self.role}] {self.rois} ROIs x {self.frames} frames, "
+                f"{self.frame_rate:.4g} Hz{irregular}{transposed}, unit {self.unit!r}{scaled}")
+        finite = self.noise_levels[np.isfinite(self.noise_levels)]
+        if self.used and finite.size:
+            source = ""
+            if self.dff_computed:
+                source = "ΔF/F computed" + (f" with neuropil {self.neuropil}" if self.neuropil else " (no neuropil)")
+                source += ", "
+            line += f"; {source}noise levels {finite.min():.2f}-{finite.max():.2f} (median {np.median(finite):.2f})"
+        return f"{line}\n    {self.decision.describe()}"
+
+
+@dataclass
+class Inspection:
+    """What :func:`inspect` found in a file: its series, the results it holds, and why a run would fail."""
+
+    source: str
+    series: list[SeriesRow]
+    results: list[str]
+    expected: dict[str, dict[str, float]]  # per results container: medians of the expected accuracy
+    problem: str
+
+    def describe(self) -> str:
+        lines = [row.describe() for row in self.series] or ["no RoiResponseSeries in any processing module"]
+        if self.problem:
+            lines.append(f"a run with no --series would fail: {self.problem}")
+        for name in self.results:
+            expected = self.expected.get(name)
+            note = "" if not expected else (
+                f" (expected at the ROIs' noise levels, median: r {expected['correlation']:.2f}, error "
+                f"{expected['error']:.2f}, bias {expected['bias']:+.2f})")
+            lines.append(f"  results: {name}{note}")
+        return "\n".join(lines)
+
+
+def inspect(source: str | Path | Source, *, options: RunOptions | None = None, **overrides: Any) -> Inspection:
+    """Every RoiResponseSeries of an NWB file, what each holds, what a run (with ``options``, or their fields as
+    keywords: ``indicator``, ``spiking_cells``, the ΔF/F recipe) takes it for and why, and the results it holds.
+
+    Each series (:class:`SeriesRow`) has its path, container kind, role, ROIs, frames, frame rate, unit,
+    how its values are read (conversion, offset, percent), whether a run uses it (and, for fluorescence,
+    with which neuropil), its noise levels (of the ΔF/F a run reads or computes), why it cannot be read
+    as traces, what it measures and the run's decision on it.  ``Inspection.describe()`` is what
+    ``nwb-cascade inspect`` prints.
     """
-    with open_nwb(path, "r") as (_, nwbfile):
+    options = with_overrides(options, RunOptions, overrides)
+    said = Overrides(options.indicator, options.model is not None, options.spiking_cells)
+    with open_nwb(source, "r") as (_, nwbfile):
         candidates = find_series(nwbfile)
-        measure_all(candidates, nwbfile)
+        measure_all(candidates, nwbfile, said)
         try:
             planes, _ = plane_inputs([info for info in candidates if info.runs])
             problem = "" if planes else "no series can be used (see each series above)"
         except NWBInputError as error:
             planes, problem = [], str(error)
         used = {id(plane.series): plane for plane in planes}
-        rows = [_inspect_row(info, used.get(id(info)), decide(info, planes)) for info in candidates]
+        rows = [_inspect_row(info, used.get(id(info)), decide(info, planes), options) for info in candidates]
         module = nwbfile.processing.get(MODULE)
         results = sorted(module.data_interfaces) if module is not None else []
         expected = {f"processing/{MODULE}/{name}": _expected_medians(module[name]) for name in results
@@ -520,9 +509,9 @@ def inspect(path: str | Path) -> dict[str, Any]:
     left = [name for name in results if name.endswith(STAGING_SUFFIX)]
     if left:
         log.warning("%s holds %s, left half-written by an interrupted run of an earlier version; the next in-place "
-                    "run removes it", path, ", ".join(left))
-    return {"series": rows, "results": [f"processing/{MODULE}/{name}" for name in results if name not in left],
-            "expected": {name: values for name, values in expected.items() if values}, "problem": problem}
+                    "run removes it", source, ", ".join(left))
+    return Inspection(str(source), rows, [f"processing/{MODULE}/{name}" for name in results if name not in left],
+                      {name: values for name, values in expected.items() if values}, problem)
 
 
 def _expected_medians(results: Any) -> dict[str, float]:
@@ -536,7 +525,8 @@ def _expected_medians(results: Any) -> dict[str, float]:
     return values
 
 
-def _inspect_row(info: SeriesInfo, plane: PlaneInput | None, decision: SeriesDecision) -> dict[str, Any]:
+def _inspect_row(info: SeriesInfo, plane: PlaneInput | None, decision: SeriesDecision,
+                 options: RunOptions) -> SeriesRow:
     rate, irregular = float("nan"), False
     if not info.problem and info.n_frames > 1:
         with warnings.catch_warnings(record=True) as caught:
@@ -548,23 +538,18 @@ def _inspect_row(info: SeriesInfo, plane: PlaneInput | None, decision: SeriesDec
     if plane is not None and np.isfinite(rate):
         with warnings.catch_warnings(), contextlib.suppress(ValueError):
             warnings.simplefilter("ignore")
-            noise = noise_levels(plane_traces(plane, rate, DffRecipe())[0], rate)
-    finite = noise[np.isfinite(noise)]
-    return {
-        "path": info.path, "kind": info.kind, "role": info.role, "rois": info.n_rois,
-        "frames": info.n_frames if not info.problem else 0, "frame_rate": rate, "unit": info.unit,
-        "irregular_timestamps": irregular, "problem": info.problem, "transposed": info.transposed,
-        "default": plane is not None, "dff_computed": plane is not None and plane.compute_dff,
-        "neuropil": plane.neuropil.path if plane is not None and plane.neuropil is not None else None,
-        "noise_median": float(np.median(finite)) if finite.size else float("nan"),
-        "noise_min": float(finite.min()) if finite.size else float("nan"),
-        "noise_max": float(finite.max()) if finite.size else float("nan"),
-        "read_as": info.storage.describe(),
-        "measures": info.reading.measures if info.reading else None,
-        "indicator": info.reading.indicator if info.reading else None,
-        "verdict": info.reading.verdict if info.reading else None,
-        "decision": decision,
-    }
+            noise = noise_levels(plane_traces(plane, rate, options.dff_recipe)[0], rate)
+    reading = info.reading
+    return SeriesRow(
+        path=info.path, kind=info.kind, role=info.role, rois=info.n_rois,
+        frames=info.n_frames if not info.problem else 0, frame_rate=rate, unit=info.unit,
+        irregular_timestamps=irregular, problem=info.problem, transposed=info.transposed, used=plane is not None,
+        dff_computed=plane is not None and plane.compute_dff,
+        neuropil=plane.neuropil.path if plane is not None and plane.neuropil is not None else None,
+        noise_levels=np.asarray(noise, dtype=float), read_as=info.storage.describe(),
+        measures=reading.measures if reading else None, indicator=reading.indicator if reading else None,
+        verdict=reading.verdict if reading else None, decision=decision,
+    )
 
 
 def matched_training_config(path: str | Path, ground_truth: str | Path, *, series: str | None = None) -> dict[str, Any]:
@@ -609,6 +594,5 @@ def _summary(output: Path, inferences: list[Inference], seconds: float,
     return RunSummary(output=output, per_plane=planes, seconds=seconds, left_out=list(left_out or []))
 
 
-__all__ = ["PlaneSummary", "RunOptions", "RunSummary", "amend_with", "annotate", "annotate_with", "infer", "infer_with",
-           "inspect",
+__all__ = ["Inspection", "PlaneSummary", "RunOptions", "RunSummary", "SeriesRow", "infer", "inspect",
            "matched_training_config"]

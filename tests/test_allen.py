@@ -89,7 +89,7 @@ def test_allen_cli_and_dandi_ls(sessions, tmp_path, monkeypatch):
         by_id = runner.invoke(main, ["allen", "710504563", "-o", "by_id.nwb", "--no-discrete-spikes"])  # session id
         assert by_id.exit_code == 0, by_id.output
         assert (tmp_path / "by_id.nwb").is_file()
-    out = tmp_path / "sub-691657859_ses-710504563-StimA_behavior+image+ophys_cascade.nwb"
+    out = tmp_path / "sub-691657859_ses-710504563-StimA_behavior+image+ophys.cascade.nwb"
     assert out.is_file() and MODELS["GCaMP6s"] in result.output
     with h5py.File(out, "r") as handle:
         (results,) = handle["processing/cascade"].values()

@@ -171,7 +171,7 @@ def test_a_worker_killed_mid_batch_does_not_stop_the_batch(sessions, references,
 def test_command_line_batch_and_its_exit_status(sessions, cluster, tmp_path):
     runner = CliRunner()
     files = sessions["files"]
-    arguments = ["batch", str(files["coding_d"]), str(sessions["corrupt"]), "--out", str(tmp_path / "out"),
+    arguments = ["batch", str(files["coding_d"]), str(sessions["corrupt"]), "-o", str(tmp_path / "out"),
                  "--scheduler", cluster.scheduler_address, "--model", str(need(MODEL_DIR))]
     corrupt = tmp_path / "corrupt.nwb"
     corrupt.write_bytes(b"not an NWB file")
@@ -208,7 +208,7 @@ def test_ctrl_c_leaves_a_consistent_manifest_and_a_rerun_finishes(sessions, clus
     sources = [str(files[name]) for name in ("coding_a", "behavior_b", "fluorescence_c", "coding_d", "coding_a")]
     sources[-1] = str(tmp_path / "copy_of_a.nwb")
     shutil.copyfile(files["coding_a"], sources[-1])
-    command = [sys.executable, "-c", "from nwb_cascade.cli import run; run()", "batch", *sources, "--out", str(out),
+    command = [sys.executable, "-c", "from nwb_cascade.cli import run; run()", "batch", *sources, "-o", str(out),
                "--scheduler", cluster.scheduler_address, "--model", str(need(MODEL_DIR))]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

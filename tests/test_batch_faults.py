@@ -109,7 +109,7 @@ def test_names_as_long_as_the_file_system_allows(tmp_path, allen_traces, charact
     assert len(os.fsencode(output.name)) <= 255 and output.name.startswith(stem[:50])
 
     out = tmp_path / "out"
-    code, stdout, stderr = finish(cli("batch", str(path), "--out", str(out), "--workers", "1",
+    code, stdout, stderr = finish(cli("batch", str(path), "-o", str(out), "--workers", "1",
                                       "--model", str(need(MODEL_DIR)), "--no-discrete-spikes"))
     assert code == 0, stderr
     (row,) = read_manifest(out / "manifest.csv")
@@ -147,7 +147,7 @@ def batch_cli(*sources: Path | str, out: Path, extra: tuple[str, ...] = (), env:
               ) -> subprocess.Popen:
     """A real ``nwb-cascade batch`` process (one local worker) in its own process group."""
     return subprocess.Popen([sys.executable, "-c", "from nwb_cascade.cli import run; run()", "batch",
-                             *map(str, sources), "--out", str(out), "--workers", "1", "--model", str(need(MODEL_DIR)),
+                             *map(str, sources), "-o", str(out), "--workers", "1", "--model", str(need(MODEL_DIR)),
                              "--no-discrete-spikes", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             env={**os.environ, **(env or {})})
@@ -175,25 +175,25 @@ def files_in(folder: Path) -> dict[str, object]:
 
 
 def test_an_output_that_would_replace_a_source_is_refused_before_any_work(tmp_path, allen_traces):
-    """``a.nwb`` and an unrelated session ``a_cascade.nwb`` in one folder, ``--out`` that folder: the results of
-    ``a.nwb`` would replace the source ``a_cascade.nwb``; refused before any work, with the rename to make."""
+    """``a.nwb`` and an unrelated session ``a.cascade.nwb`` in one folder, ``--out`` that folder: the results of
+    ``a.nwb`` would replace the source ``a.cascade.nwb``; refused before any work, with the rename to make."""
     folder = tmp_path / "sessions"
     folder.mkdir()
     write_session(folder / "a.nwb", allen_traces)
-    unrelated = write_session(folder / "a_cascade.nwb", allen_traces, first=30)
+    unrelated = write_session(folder / "a.cascade.nwb", allen_traces, first=30)
     before = h5_snapshot(unrelated)
     for run in range(2):
         code, _, stderr = finish(batch_cli(folder, out=folder))
         line = one_line_error(stderr)
         assert code == 2 and "which is a source of this batch" in line and "rename that source (e.g. mv" in line, line
         assert h5_snapshot(unrelated) == before
-        assert sorted(entry.name for entry in folder.iterdir()) == [".manifest.lock", "a.nwb", "a_cascade.nwb"]
+        assert sorted(entry.name for entry in folder.iterdir()) == [".manifest.lock", "a.nwb", "a.cascade.nwb"]
     renamed = line.split("e.g. mv ")[1].split(")")[0].split()[1]  # the rename the message proposes
     os.rename(unrelated, renamed)
     code, stdout, stderr = finish(batch_cli(folder, out=folder))
     assert code == 0, stderr
     assert "| done | 2 |" in stdout
-    assert_rates_close(spike_rates(folder / "a_cascade.nwb"), local_rates(folder / "a.nwb", tmp_path), frames_axis=0)
+    assert_rates_close(spike_rates(folder / "a.cascade.nwb"), local_rates(folder / "a.nwb", tmp_path), frames_axis=0)
 
 
 def test_a_file_in_the_way_that_the_batch_did_not_write_is_never_replaced(tmp_path, allen_traces):
@@ -201,7 +201,7 @@ def test_a_file_in_the_way_that_the_batch_did_not_write_is_never_replaced(tmp_pa
     folder.mkdir()
     out.mkdir()
     write_session(folder / "a.nwb", allen_traces)
-    other = write_session(out / "a_cascade.nwb", allen_traces, first=40)  # someone else's file, by chance that name
+    other = write_session(out / "a.cascade.nwb", allen_traces, first=40)  # someone else's file, by chance that name
     before = h5_snapshot(other)
     code, _, stderr = finish(batch_cli(folder, out=out))
     line = one_line_error(stderr)
@@ -224,14 +224,14 @@ def test_rerunning_into_the_source_folder_never_takes_outputs_as_sources(tmp_pat
         code, stdout, stderr = finish(batch_cli(folder, out=folder))
         assert code == 0, stderr
         assert "0 session(s) run" in stdout and "(2 finished before this run)" in stdout
-        assert f"not taken as a source: {folder / 's0_cascade.nwb'}: an nwb-cascade output" in stdout
+        assert f"not taken as a source: {folder / 's0.cascade.nwb'}: an nwb-cascade output" in stdout
         assert files_in(folder) == written
-    assert not [name for name in written if "_cascade_cascade" in name]
+    assert not [name for name in written if ".cascade.cascade" in name]
 
     inside = folder / "results"
     code, stdout, stderr = finish(batch_cli(folder, out=inside))
     assert code == 0, stderr
-    assert "| done | 2 |" in stdout and "s0_cascade.nwb" not in [row.source.rsplit("/", 1)[-1] for row in
+    assert "| done | 2 |" in stdout and "s0.cascade.nwb" not in [row.source.rsplit("/", 1)[-1] for row in
                                                                    read_manifest(inside / "manifest.csv")]
 
 
@@ -294,14 +294,14 @@ def test_a_source_replaced_after_it_was_done_is_run_again(tmp_path, allen_traces
     write_session(folder / "s1.nwb", allen_traces, first=10)
     code, stdout, stderr = finish(batch_cli(folder, out=out))
     assert code == 0 and "| done | 2 |" in stdout, stderr
-    kept = (out / "s1_cascade.nwb").stat().st_mtime_ns
+    kept = (out / "s1.cascade.nwb").stat().st_mtime_ns
     write_session(tmp_path / "new.nwb", allen_traces, first=40)
     os.replace(tmp_path / "new.nwb", source)  # another session under the same name
     code, stdout, stderr = finish(batch_cli(folder, out=out))
     assert code == 0, stderr
     assert "1 session(s) run" in stdout and "(1 finished before this run)" in stdout
-    assert_rates_close(spike_rates(out / "s0_cascade.nwb"), local_rates(source, tmp_path), frames_axis=0)
-    assert (out / "s1_cascade.nwb").stat().st_mtime_ns == kept
+    assert_rates_close(spike_rates(out / "s0.cascade.nwb"), local_rates(source, tmp_path), frames_axis=0)
+    assert (out / "s1.cascade.nwb").stat().st_mtime_ns == kept
     rows = {Path(row.source).name: row for row in read_manifest(out / "manifest.csv")}
     info = source.stat()
     assert rows["s0.nwb"].source_id == f"size={info.st_size} mtime_ns={info.st_mtime_ns}"
@@ -331,15 +331,15 @@ def test_a_manifest_that_does_not_match_its_outputs_is_refused_with_the_fix(tmp_
     write_session(folder / "b.nwb", allen_traces, first=10)
     code, stdout, stderr = finish(batch_cli(folder, out=out))
     assert code == 0 and "| done | 2 |" in stdout, stderr
-    a, b = out / "a_cascade.nwb", out / "b_cascade.nwb"
+    a, b = out / "a.cascade.nwb", out / "b.cascade.nwb"
     if how == "files-swapped":
         os.replace(a, out / "x.nwb")
         os.replace(b, a)
         os.replace(out / "x.nwb", b)
     else:
         text = (out / "manifest.csv").read_text()
-        (out / "manifest.csv").write_text(text.replace(",a_cascade.nwb,", ",X,").replace(",b_cascade.nwb,", ",a_cascade.nwb,")
-                                          .replace(",X,", ",b_cascade.nwb,"))
+        (out / "manifest.csv").write_text(text.replace(",a.cascade.nwb,", ",X,").replace(",b.cascade.nwb,", ",a.cascade.nwb,")
+                                          .replace(",X,", ",b.cascade.nwb,"))
     swapped = {path: path.read_bytes() for path in (a, b)}
     code, _, stderr = finish(batch_cli(folder, out=out))
     line = one_line_error(stderr)

@@ -14,7 +14,7 @@ from pynwb import NWBHDF5IO
 
 from nwb_cascade.cli import main
 from nwb_cascade.denoise import MovieError, apply, train
-from nwb_cascade.denoising import denoise_nwb
+from nwb_cascade.denoising import denoise
 from nwb_cascade.synthetic import synthetic_movie
 
 from .denoise_files import write_external_movie_file
@@ -70,10 +70,10 @@ def test_suite2p_export_is_denoised_from_its_binary_and_the_binary_is_untouched(
         assert series.data.shape[0] == 0 and list(series.external_file[:]) == [str(binary)]
         assert list(series.dimension[:]) == [40, 40]
     before = _digest(binary)
-    summary = denoise_nwb(export, output=tmp_path / "den.nwb", model=checkpoint, frames=(8, 40))
+    summary = denoise(export, tmp_path / "den.nwb", denoiser=checkpoint, frames="8:40")
     np.testing.assert_array_equal(_denoised(summary.output), apply(movie, checkpoint, frames=(8, 40)))
     assert summary.shape == (48, 40, 40)
-    denoise_nwb(export, in_place=True, model=checkpoint)  # in place: the export gains the series, the binary stays
+    denoise(export, in_place=True, denoiser=checkpoint)  # in place: the export gains the series, the binary stays
     np.testing.assert_array_equal(_denoised(export), apply(movie, checkpoint))
     assert _digest(binary) == before
 
@@ -86,7 +86,7 @@ def test_suite2p_export_listing_its_input_tiffs_reads_them_back_to_back(movie, c
     tifffile.imwrite(tiffs[1], movie[20:])
     export = _suite2p_export(tmp_path, movie, filelist=tiffs)
     (tmp_path / "suite2p" / "plane0" / "data.bin").unlink()  # only the TIFFs remain
-    summary = denoise_nwb(export, output=tmp_path / "den.nwb", model=checkpoint)
+    summary = denoise(export, tmp_path / "den.nwb", denoiser=checkpoint)
     np.testing.assert_array_equal(_denoised(summary.output), apply(movie, checkpoint))
 
 
@@ -97,9 +97,9 @@ def test_missing_external_file_is_an_error_naming_it(movie, checkpoint, tmp_path
     binary = tmp_path / "suite2p" / "plane0" / "data.bin"
     binary.rename(tmp_path / "elsewhere.bin")
     with pytest.raises(MovieError, match="data.bin.*not there"):
-        denoise_nwb(export, output=tmp_path / "den.nwb", model=checkpoint)
+        denoise(export, tmp_path / "den.nwb", denoiser=checkpoint)
     assert not (tmp_path / "den.nwb").exists()
-    result = CliRunner().invoke(main, ["denoise", str(export), "--model", str(checkpoint), "-o",
+    result = CliRunner().invoke(main, ["denoise", str(export), "--denoiser", str(checkpoint), "-o",
                                        str(tmp_path / "den.nwb")])
     assert result.exit_code != 0 and str(binary) in result.output.replace("\n", "")
 
@@ -109,14 +109,14 @@ def test_missing_external_file_is_an_error_naming_it(movie, checkpoint, tmp_path
 def test_multiplane_export_is_refused_not_mixed(movie, checkpoint, tmp_path):
     export = _suite2p_export(tmp_path, movie, planes=2)
     with pytest.raises(MovieError, match="interleave 2 planes"):
-        denoise_nwb(export, output=tmp_path / "den.nwb", model=checkpoint)
+        denoise(export, tmp_path / "den.nwb", denoiser=checkpoint)
 
 
 def test_relative_external_tiff_is_found_beside_the_nwb_file(movie, checkpoint, tmp_path):
     (tmp_path / "movies").mkdir()
     tifffile.imwrite(tmp_path / "movies" / "session.tif", movie)
     source = write_external_movie_file(tmp_path / "session.nwb", ["movies/session.tif"], dimension=None, frames=48)
-    summary = denoise_nwb(source, output=tmp_path / "den.nwb", model=checkpoint, frames=(4, 44))
+    summary = denoise(source, tmp_path / "den.nwb", denoiser=checkpoint, frames="4:44")
     np.testing.assert_array_equal(_denoised(summary.output), apply(movie, checkpoint, frames=(4, 44)))
 
 
@@ -124,16 +124,16 @@ def test_raw_binary_needs_the_frame_shape(movie, checkpoint, tmp_path):
     movie.tofile(tmp_path / "data.bin")
     source = write_external_movie_file(tmp_path / "no_shape.nwb", ["data.bin"], dimension=None, frames=48)
     with pytest.raises(MovieError, match="no frame shape"):
-        denoise_nwb(source, output=tmp_path / "den.nwb", model=checkpoint)
+        denoise(source, tmp_path / "den.nwb", denoiser=checkpoint)
     wrong = write_external_movie_file(tmp_path / "wrong_shape.nwb", ["data.bin"], dimension=[40, 41], frames=48)
     with pytest.raises(MovieError, match="not a whole number"):
-        denoise_nwb(wrong, output=tmp_path / "den.nwb", model=checkpoint)
+        denoise(wrong, tmp_path / "den.nwb", denoiser=checkpoint)
     right = write_external_movie_file(tmp_path / "right.nwb", ["data.bin"], dimension=[40, 40], frames=48)
-    summary = denoise_nwb(right, output=tmp_path / "den.nwb", model=checkpoint)
+    summary = denoise(right, tmp_path / "den.nwb", denoiser=checkpoint)
     np.testing.assert_array_equal(_denoised(summary.output), apply(movie, checkpoint))
 
 
 def test_series_without_frames_or_external_files_is_refused(checkpoint, tmp_path):
     source = write_external_movie_file(tmp_path / "empty.nwb", [""], dimension=[40, 40], frames=0)
     with pytest.raises(MovieError, match="names no file"):
-        denoise_nwb(source, output=tmp_path / "den.nwb", model=checkpoint)
+        denoise(source, tmp_path / "den.nwb", denoiser=checkpoint)

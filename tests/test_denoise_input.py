@@ -17,7 +17,7 @@ from nwb_cascade.denoise import CheckpointError, MovieError, apply, load_denoise
 from nwb_cascade.denoise.movie import MEAN_FRAMES, mean_image, mean_image_frames, to_dtype
 from nwb_cascade.denoise.network import UNet3D, parameter_count
 from nwb_cascade.denoise.tiles import spans
-from nwb_cascade.denoising import denoise_nwb
+from nwb_cascade.denoising import denoise
 from nwb_cascade.synthetic import synthetic_movie
 
 from .denoise_files import write_movie_file
@@ -156,7 +156,7 @@ def test_frames_beyond_the_movie_are_refused_not_clipped(checkpoint, movie, fram
 
 def test_cli_refuses_zero_steps_and_frames_beyond_the_movie_before_writing(movie, tmp_path):
     source = write_movie_file(tmp_path / "raw.nwb", movie.noisy)
-    for arguments, message in ((["--steps", "0"], "steps must be a whole number of at least 1"),
+    for arguments, message in ((["--steps", "0"], "steps must be a whole number above 0"),
                                (["--frames", "0:5000"], "reach beyond the movie, which has 48 frames")):
         result = CliRunner().invoke(main, ["denoise", str(source), *arguments, "-o", str(tmp_path / "den.nwb")])
         assert result.exit_code == 2 and message in result.output, result.output
@@ -207,7 +207,7 @@ def test_apply_reads_lazily_from_an_h5py_dataset_and_writes_into_one(checkpoint,
 @pytest.mark.parametrize("timestamps", [False, True])
 def test_standalone_file_holds_the_denoised_series_with_provenance(checkpoint, movie, tmp_path, timestamps):
     source = write_movie_file(tmp_path / "raw.nwb", movie.noisy, timestamps=timestamps)
-    summary = denoise_nwb(source, output=tmp_path / "out.nwb", model=checkpoint, frames=(8, 40))
+    summary = denoise(source, tmp_path / "out.nwb", denoiser=checkpoint, frames="8:40")
     expected = apply(movie.noisy, checkpoint, frames=(8, 40))
     with NWBHDF5IO(str(summary.output), "r") as io:
         nwbfile = io.read()
@@ -226,7 +226,7 @@ def test_standalone_file_holds_the_denoised_series_with_provenance(checkpoint, m
 
 def test_in_place_adds_a_linked_series_and_refuses_to_repeat(checkpoint, movie, tmp_path):
     source = write_movie_file(tmp_path / "raw.nwb", movie.noisy)
-    denoise_nwb(source, in_place=True, model=checkpoint)
+    denoise(source, in_place=True, denoiser=checkpoint)
     with NWBHDF5IO(str(source), "r") as io:
         nwbfile = io.read()
         series = nwbfile.processing["denoising"]["TwoPhotonSeries"]
@@ -239,7 +239,7 @@ def test_in_place_adds_a_linked_series_and_refuses_to_repeat(checkpoint, movie, 
     from nwb_cascade.nwb.read import NWBInputError
 
     with pytest.raises(NWBInputError, match="already holds processing/denoising/TwoPhotonSeries"):
-        denoise_nwb(source, in_place=True, model=checkpoint)
+        denoise(source, in_place=True, denoiser=checkpoint)
     assert source.read_bytes() == before
 
 
@@ -263,7 +263,7 @@ def test_cli_trains_saves_a_checkpoint_and_denoises(movie, tmp_path):
 def test_cli_one_frame_series_is_a_one_line_error(movie, tmp_path, checkpoint):
     source = write_movie_file(tmp_path / "one.nwb", movie.noisy[:1])
     done = subprocess.run([sys.executable, "-c", "from nwb_cascade.cli import run; run()", "denoise", str(source),
-                           "--model", str(checkpoint), "-o", str(tmp_path / "o.nwb")], capture_output=True, text=True,
+                           "--denoiser", str(checkpoint), "-o", str(tmp_path / "o.nwb")], capture_output=True, text=True,
                           check=False)
     assert done.returncode != 0
     assert "at least 2 consecutive frames" in done.stderr and "Traceback" not in done.stderr
@@ -276,13 +276,13 @@ def test_remote_movie_streams_to_the_same_result(checkpoint, movie, tmp_path, ch
     served = tmp_path / "served"
     served.mkdir()
     write_movie_file(served / "raw.nwb", movie.noisy, chunks=chunks)
-    local = denoise_nwb(served / "raw.nwb", output=tmp_path / "local.nwb", model=checkpoint, frames=(8, 40))
+    local = denoise(served / "raw.nwb", tmp_path / "local.nwb", denoiser=checkpoint, frames="8:40")
     with RangeServer(served) as server:
         url = f"{server.url}/raw.nwb"
-        remote = denoise_nwb(url, output=tmp_path / "remote.nwb", model=checkpoint, frames=(8, 40))
+        remote = denoise(url, tmp_path / "remote.nwb", denoiser=checkpoint, frames="8:40")
         assert all(status == 206 for method, _, status, _ in server.log if method == "GET")
         with pytest.raises(Exception, match="remote|local"):
-            denoise_nwb(url, in_place=True, model=checkpoint)
+            denoise(url, in_place=True, denoiser=checkpoint)
     with NWBHDF5IO(str(local.output), "r") as a, NWBHDF5IO(str(remote.output), "r") as b:
         ours, theirs = (io.read().processing["denoising"]["TwoPhotonSeries"] for io in (a, b))
         np.testing.assert_array_equal(ours.data[:], theirs.data[:])
@@ -294,8 +294,8 @@ def test_zarr_movie_gives_the_same_result_as_hdf5(checkpoint, movie, tmp_path):
 
     hdf5 = write_movie_file(tmp_path / "raw.nwb", movie.noisy, chunks=(5, 16, 16))
     zarr = to_zarr(hdf5, tmp_path / "raw.nwb.zarr")
-    ours = denoise_nwb(hdf5, output=tmp_path / "from_hdf5.nwb", model=checkpoint, frames=(8, 40))
-    theirs = denoise_nwb(zarr, output=tmp_path / "from_zarr.nwb", model=checkpoint, frames=(8, 40))
+    ours = denoise(hdf5, tmp_path / "from_hdf5.nwb", denoiser=checkpoint, frames="8:40")
+    theirs = denoise(zarr, tmp_path / "from_zarr.nwb", denoiser=checkpoint, frames="8:40")
     with NWBHDF5IO(str(ours.output), "r") as a, NWBHDF5IO(str(theirs.output), "r") as b:
         np.testing.assert_array_equal(*(io.read().processing["denoising"]["TwoPhotonSeries"].data[:] for io in (a, b)))
 

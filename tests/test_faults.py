@@ -206,13 +206,13 @@ def test_a_file_changed_by_another_program_meanwhile_is_not_replaced(session, tm
 
 def test_staging_groups_of_earlier_versions_are_removed_by_the_next_run(session):
     """Versions before 0.2 wrote in place under ``<name>__writing`` and renamed; a kill at the rename left it."""
-    from nwb_cascade.spike_inference import annotate, inspect
+    from nwb_cascade.spike_inference import infer, inspect
 
-    annotate(session, model=need(MODEL_DIR), discrete_spikes=False)
+    infer(session, in_place=True, model=need(MODEL_DIR), discrete_spikes=False)
     with h5py.File(session, "a") as handle:
         handle["processing/cascade"].move("ophys_DfOverF_DfOverF", "ophys_DfOverF_DfOverF__writing")
-    assert inspect(session)["results"] == []  # a leftover is not a result
-    annotate(session, model=need(MODEL_DIR), discrete_spikes=False)
+    assert inspect(session).results == []  # a leftover is not a result
+    infer(session, in_place=True, model=need(MODEL_DIR), discrete_spikes=False)
     with h5py.File(session, "r") as handle:
         assert sorted(handle["processing/cascade"]) == ["ophys_DfOverF_DfOverF"]
 

@@ -11,18 +11,19 @@ LAYERS = {
     "denoise": {"common"},
     "nwb": {"common", "cascade", "denoise", "__init__"},  # __init__: the package version only
     "manifest": {"common"},
-    "spike_inference": {"common", "cascade", "nwb", "manifest"},
-    "denoising": {"common", "denoise", "nwb"},
+    "options": {"common", "cascade"},  # the verbs' options (cascade only lazily: the command line starts fast)
+    "spike_inference": {"common", "cascade", "nwb", "manifest", "options"},
+    "denoising": {"common", "denoise", "nwb", "options"},
     "plot": {"common", "cascade", "nwb"},
     "synthetic": {"common", "cascade"},
-    "allen": {"common", "nwb", "spike_inference"},
+    "allen": {"common", "nwb", "spike_inference", "options"},
     "dandi_layout": {"common", "nwb", "manifest", "__init__"},
-    "batch": {"common", "cascade", "nwb", "manifest", "spike_inference", "dandi_layout"},
+    "batch": {"common", "cascade", "nwb", "manifest", "options", "spike_inference", "dandi_layout"},
     "summary_plots": set(),
     "summarize": {"common", "nwb", "manifest", "batch", "summary_plots"},
-    "cli": {"common", "cascade", "nwb", "spike_inference", "denoising", "plot", "allen", "batch", "summarize",
-            "__init__"},
-    "__init__": {"common", "cascade", "spike_inference", "batch", "plot", "summarize"},
+    "cli": {"common", "cascade", "nwb", "options", "spike_inference", "denoising", "plot", "allen", "batch",
+            "summarize", "__init__"},
+    "__init__": {"common", "cascade", "options", "spike_inference", "batch", "plot", "summarize", "allen"},
 }
 
 

@@ -12,7 +12,7 @@ from pynwb import NWBHDF5IO
 from nwb_cascade.nwb.example import example_nwbfile, write_example_file
 from nwb_cascade.nwb.inplace import NWBWriteError
 from nwb_cascade.nwb.read import IrregularTimestampsWarning, NWBInputError
-from nwb_cascade.spike_inference import annotate, infer
+from nwb_cascade.spike_inference import infer
 
 from .conftest import h5_snapshot
 
@@ -33,22 +33,22 @@ def test_failed_write_leaves_the_file_as_it_was(nwb_copy, model, monkeypatch):
 
     monkeypatch.setattr(HDF5IO, "write_dataset", failing)
     with pytest.raises(OSError, match="disk full"):
-        annotate(path, model=model)
+        infer(path, in_place=True, model=model)
     monkeypatch.undo()
     assert h5_snapshot(path) == before
     with NWBHDF5IO(str(path), "r") as io:  # still readable, no half-written group
         assert "cascade" not in io.read().processing
-    annotate(path, model=model)  # and the next run succeeds
+    infer(path, in_place=True, model=model)  # and the next run succeeds
 
 
 def test_existing_results_refused_unless_overwrite(nwb_copy, model):
     path = nwb_copy("visual_coding")
-    annotate(path, model=model, discrete_spikes=False)
+    infer(path, in_place=True, model=model, discrete_spikes=False)
     before = h5_snapshot(path)
     with pytest.raises(NWBInputError, match="already holds Cascade results.*--overwrite"):
-        annotate(path, model=model)
+        infer(path, in_place=True, model=model)
     assert h5_snapshot(path) == before
-    annotate(path, model=model, overwrite=True)
+    infer(path, in_place=True, model=model, overwrite=True)
     with NWBHDF5IO(str(path), "r") as io:
         module = io.read().processing["cascade"]
         assert list(module.data_interfaces) == ["ophys_DfOverF_DfOverF"]
@@ -59,7 +59,7 @@ def test_not_an_nwb_file(tmp_path, model):
     text = tmp_path / "notes.nwb"
     text.write_text("not hdf5")
     with pytest.raises(NWBInputError, match="not an HDF5 file"):
-        annotate(text, model=model)
+        infer(text, in_place=True, model=model)
     plain = tmp_path / "plain.h5"
     with h5py.File(plain, "w") as handle:
         handle["x"] = np.arange(3)
@@ -74,7 +74,7 @@ def test_truncated_file(nwb_copy, model, tmp_path):
     truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     before = truncated.read_bytes()
     with pytest.raises(NWBInputError, match="truncated or damaged"):
-        annotate(truncated, model=model)
+        infer(truncated, in_place=True, model=model)
     assert truncated.read_bytes() == before
 
 
@@ -84,7 +84,7 @@ def test_read_only_file_in_place(nwb_copy, model):
     os.chmod(path, 0o444)
     try:
         with pytest.raises(NWBWriteError, match="read-only.*--output"):
-            annotate(path, model=model)
+            infer(path, in_place=True, model=model)
     finally:
         os.chmod(path, 0o644)
     assert h5_snapshot(path) == before
@@ -100,14 +100,14 @@ def test_no_roi_response_series(tmp_path, model):
         io.write(NWBFile(session_description="no ophys", identifier="x", session_start_time=datetime.now(timezone.utc)))
     before = h5_snapshot(path)
     with pytest.raises(NWBInputError, match="no RoiResponseSeries"):
-        annotate(path, model=model)
+        infer(path, in_place=True, model=model)
     assert h5_snapshot(path) == before
 
 
 def test_series_with_one_frame(tmp_path, model, allen_traces):
     path = write_example_file(tmp_path / "one.nwb", allen_traces[:, :1], 30.0, layout="fluorescence")
     with pytest.raises(NWBInputError, match="1 frame.*at least 64"):
-        annotate(path, model=model)
+        infer(path, in_place=True, model=model)
 
 
 @pytest.mark.slow
@@ -142,7 +142,7 @@ def test_file_open_for_writing_by_another_process(nwb_copy, model):
     try:
         assert holder.stdout.readline().strip() == "open"
         with pytest.raises(NWBInputError, match="open for writing by another process"):
-            annotate(path, model=model)
+            infer(path, in_place=True, model=model)
     finally:
         holder.kill()
         holder.wait()
@@ -161,11 +161,11 @@ def test_several_candidates_need_a_choice(tmp_path, allen_traces, model):
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwbfile)
     with pytest.raises(NWBInputError, match=r"(?s)2 dff series.*--series PATH.*DfOverF/DfOverF.*corrected"):
-        annotate(path, model=model)
-    summary = annotate(path, model=model, series="DfOverF_neuropil_corrected/corrected", discrete_spikes=False)
+        infer(path, in_place=True, model=model)
+    summary = infer(path, in_place=True, model=model, series="DfOverF_neuropil_corrected/corrected", discrete_spikes=False)
     assert summary.container == "processing/cascade/ophys_DfOverF_neuropil_corrected_corrected"
     with pytest.raises(NWBInputError, match="no RoiResponseSeries at 'nope'"):
-        annotate(path, model=model, series="nope")
+        infer(path, in_place=True, model=model, series="nope")
 
 
 def test_irregular_timestamps_are_reported(tmp_path, allen_traces, model):
@@ -178,7 +178,7 @@ def test_irregular_timestamps_are_reported(tmp_path, allen_traces, model):
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwbfile)
     with pytest.warns(IrregularTimestampsWarning, match="1 look like dropped frames"):
-        annotate(path, model=model, discrete_spikes=False)
+        infer(path, in_place=True, model=model, discrete_spikes=False)
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from pynwb import NWBHDF5IO
 
 from nwb_cascade.cascade import discrete_spikes, predict, spike_times
 from nwb_cascade.nwb.read import choose_series, frame_rate
-from nwb_cascade.spike_inference import annotate, infer, inspect
+from nwb_cascade.spike_inference import infer, inspect
 
 from .conftest import h5_snapshot
 
@@ -31,7 +31,7 @@ def test_series_found_by_type_in_each_layout(allen_nwb, layout):
 
 def test_in_place_round_trip(nwb_copy, model, allen_traces):
     path = nwb_copy("visual_coding")
-    summary = annotate(path, model=model)
+    summary = infer(path, in_place=True, model=model)
     with NWBHDF5IO(str(path), "r") as io:  # the frame rate the run took from the timestamps
         rate = frame_rate(choose_series(io.read()).series)
     expected = predict(allen_traces, model, frame_rate=rate)
@@ -84,7 +84,7 @@ def test_standalone_output_is_complete_and_source_untouched(allen_nwb, model, al
 @pytest.mark.slow
 def test_namespace_is_cached_for_readers_without_the_package(nwb_copy, model):
     path = nwb_copy("fluorescence")
-    annotate(path, model=model)
+    infer(path, in_place=True, model=model)
     code = (
         "import sys; sys.modules['nwb_cascade'] = None\n"  # the package cannot be imported
         "from pynwb import NWBHDF5IO\n"
@@ -103,7 +103,7 @@ def test_outputs_pass_pynwb_validation_and_nwbinspector(nwb_copy, model, tmp_pat
     from pynwb import validate
 
     in_place = nwb_copy("visual_coding")
-    annotate(in_place, model=model)
+    infer(in_place, in_place=True, model=model)
     standalone = tmp_path / "standalone.nwb"
     infer(nwb_copy("fluorescence"), standalone, model=model)
     for path in (in_place, standalone):
@@ -125,18 +125,18 @@ def test_outputs_pass_pynwb_validation_and_nwbinspector(nwb_copy, model, tmp_pat
 def test_inspect_lists_candidates_and_results(nwb_copy, model):
     path = nwb_copy("visual_coding")
     found = inspect(path)
-    (row,) = found["series"]
-    assert row["default"] and row["rois"] == 74 and row["frames"] == 6001 and abs(row["frame_rate"] - 30) < 1e-6
-    assert 0.9 < row["noise_median"] < 1.0 and found["results"] == []
-    annotate(path, model=model, discrete_spikes=False)
-    assert inspect(path)["results"] == ["processing/cascade/ophys_DfOverF_DfOverF"]
+    (row,) = found.series
+    assert row.used and row.rois == 74 and row.frames == 6001 and abs(row.frame_rate - 30) < 1e-6
+    assert 0.9 < row.noise_median < 1.0 and found.results == []
+    infer(path, in_place=True, model=model, discrete_spikes=False)
+    assert inspect(path).results == ["processing/cascade/ophys_DfOverF_DfOverF"]
 
 
 def test_plot_draws_a_figure(nwb_copy, model, tmp_path):
     from nwb_cascade.plot import plot_results
 
     path = nwb_copy("visual_coding")
-    annotate(path, model=model)
+    infer(path, in_place=True, model=model)
     figure = plot_results(path, rois=[3, 1], out=tmp_path / "figure.png")
     assert len(figure.axes) >= 3 and (tmp_path / "figure.png").stat().st_size > 10_000
     with pytest.raises(ValueError, match="out of range"):

@@ -15,7 +15,7 @@ import pytest
 from pynwb import NWBHDF5IO
 
 from nwb_cascade.cascade import load_model
-from nwb_cascade.spike_inference import annotate, infer
+from nwb_cascade.spike_inference import infer
 
 from .conftest import MODEL_DIR, need
 
@@ -85,7 +85,7 @@ def test_pynapple_reads_rates_and_spikes(tmp_path, allen_traces, mode):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if mode == "in place":
-            annotate(source, model=need(MODEL_DIR))
+            infer(source, in_place=True, model=need(MODEL_DIR))
             path = source
         else:
             path = infer(source, tmp_path / "out.nwb", model=need(MODEL_DIR)).output
@@ -126,7 +126,7 @@ def test_outputs_of_version_0_1_stay_readable(tmp_path, name):
         table = results.discrete_spikes
         counts = np.asarray(table["spike_count"].data[:])
         assert [len(table["spike_times"][i]) for i in range(len(table))] == counts.tolist()
-    assert inspect(path)["results"] == [f"processing/cascade/{results.name}"]
+    assert inspect(path).results == [f"processing/cascade/{results.name}"]
 
 
 def test_evaluate_writes_the_expected_accuracy_that_travels_with_the_model(tmp_path, allen_traces):
@@ -169,8 +169,8 @@ def test_evaluate_writes_the_expected_accuracy_that_travels_with_the_model(tmp_p
             np.testing.assert_allclose(rates[f"expected_{measure}"][()], expected[measure])
     with h5py.File(tmp_path / "without.nwb", "r") as handle:
         assert not any(key.startswith("expected_") for key in handle["processing/cascade/ophys_DfOverF_DfOverF/spike_rates"])
-    assert inspect(tmp_path / "with.nwb")["expected"]["processing/cascade/ophys_DfOverF_DfOverF"]["correlation"] > 0
-    assert inspect(tmp_path / "without.nwb")["expected"] == {}
+    assert inspect(tmp_path / "with.nwb").expected["processing/cascade/ophys_DfOverF_DfOverF"]["correlation"] > 0
+    assert inspect(tmp_path / "without.nwb").expected == {}
 
 
 def test_evaluate_refuses_a_model_with_no_dataset_left_to_score(tmp_path):
@@ -238,7 +238,7 @@ def test_lindi_amendment_of_a_served_file(tmp_path, allen_traces):
         standalone_bytes, standalone_probes = _ranged_and_whole(server.log)
     with RangeServer(served) as server:
         url = f"{server.url}/session.nwb"
-        result = CliRunner().invoke(main, ["infer", url, "--lindi", str(tmp_path / "session.nwb.lindi.tar"),
+        result = CliRunner().invoke(main, ["infer", url, "-o", str(tmp_path / "session.nwb.lindi.tar"),
                                            "--model", str(need(MODEL_DIR))])
         assert result.exit_code == 0, result.output
         amendment_bytes, amendment_probes = _ranged_and_whole(server.log)

@@ -357,7 +357,7 @@ def test_the_indicator_given_replaces_the_files(dff, tmp_path):
 
 def test_c_elegans_is_skipped_with_the_reason_and_forced_with_spiking_cells(dff, tmp_path):
     from nwb_cascade.batch import SKIPPED, run_session
-    from nwb_cascade.spike_inference import RunOptions
+    from nwb_cascade.options import RunOptions
 
     path = write_session(tmp_path / "worm.nwb", [Plane([Series("traces", dff)], indicator="GCaMP6s")],
                          species="Caenorhabditis elegans")
@@ -487,14 +487,14 @@ def test_blosc_and_zstd_series_read_as_gzip_ones(writer, dff, tmp_path):
 
 def test_a_zstd_series_is_annotated_in_place(dff, tmp_path):
     """The other mode: results added to the file itself, from a Zstd-compressed series, equal a new file's."""
-    from nwb_cascade.spike_inference import annotate
+    from nwb_cascade.spike_inference import infer
 
     io = dict(hdf5plugin.Zstd(), chunks=(600, ROIS), allow_plugin_filters=True)
     path = write_session(tmp_path / "z.nwb", [Plane([Series("traces", dff, io=io)])])
     run(path, tmp_path / "out.nwb")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        annotate(path, discrete_spikes=False)
+        infer(path, in_place=True, discrete_spikes=False)
     (got,), (want,) = rates_of(path).values(), rates_of(tmp_path / "out.nwb").values()
     np.testing.assert_array_equal(got, want)
     assert _compressed_by(path, "processing/ophys/DfOverF/traces/data").lower().startswith("hdf5 zstd")
@@ -540,12 +540,12 @@ def test_no_refused_run_exits_0_with_results(case, dff, tmp_path):
 
 def test_inspect_says_what_each_series_is_taken_for_and_why(dff, tmp_path):
     path = write_session(tmp_path / "two.nwb", two_channels(dff, one_plane=False) + neurons_and_glia(dff)[1:])
-    rows = {row["path"]: row for row in inspect(path)["series"]}
+    rows = {row.path: row for row in inspect(path).series}
     ach = rows["processing/ophys/DfOverF/acetylcholine"]
-    assert (ach["measures"], ach["indicator"], ach["verdict"], ach["default"]) == \
+    assert (ach.measures, ach.indicator, ach.verdict, ach.used) == \
         ("acetylcholine", "GACh3.0", "refuse", False)
-    assert rows["processing/ophys/GliaDfOverF/RoiResponseSeries"]["decision"].action == "skipped"
-    calcium = rows["processing/ophys/DfOverF/calcium"]["decision"]
+    assert rows["processing/ophys/GliaDfOverF/RoiResponseSeries"].decision.action == "skipped"
+    calcium = rows["processing/ophys/DfOverF/calcium"].decision
     assert calcium.action == "input of its plane" and calcium.taken_for.startswith("ΔF/F of calcium (GCaMP6s")
     result = CliRunner().invoke(main, ["inspect", str(path)])
     assert result.exit_code == 0, result.output

@@ -262,15 +262,15 @@ def test_a_short_name_that_matches_several_series_is_an_error(files, tmp_path):
 def test_inspect_lists_every_series_with_its_role_and_marks_the_inputs(files):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rows = {row["path"]: row for row in inspect(files["allen_visual_behavior"])["series"]}
-    assert rows["processing/ophys/dff/traces"]["default"] and rows["processing/ophys/dff/traces"]["role"] == "dff"
-    assert rows["processing/ophys/event_detection"]["role"] == "events"
-    assert rows["processing/ophys/corrected_fluorescence/r"]["problem"].startswith("1-D data")
-    assert not any(row["default"] for path, row in rows.items() if path != "processing/ophys/dff/traces")
+        rows = {row.path: row for row in inspect(files["allen_visual_behavior"]).series}
+    assert rows["processing/ophys/dff/traces"].used and rows["processing/ophys/dff/traces"].role == "dff"
+    assert rows["processing/ophys/event_detection"].role == "events"
+    assert rows["processing/ophys/corrected_fluorescence/r"].problem.startswith("1-D data")
+    assert not any(row.used for path, row in rows.items() if path != "processing/ophys/dff/traces")
     found = inspect(files["neuroconv_suite2p"])
-    used = [row for row in found["series"] if row["default"]]
-    assert [row["neuropil"] for row in used] == list(LAYOUTS["neuroconv_suite2p"].neuropil)
-    assert all(row["dff_computed"] and 0.3 < row["noise_median"] < 3 for row in used)
+    used = [row for row in found.series if row.used]
+    assert [row.neuropil for row in used] == list(LAYOUTS["neuroconv_suite2p"].neuropil)
+    assert all(row.dff_computed and 0.3 < row.noise_median < 3 for row in used)
 
 
 def test_standalone_output_keeps_what_the_session_had(files, tmp_path):

@@ -10,7 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
-from nwb_cascade.nwb.sources import SourceError, default_output, expand_sources, list_assets, output_name, resolve
+from nwb_cascade.nwb.sources import SourceError, expand_sources, list_assets, resolve
+from nwb_cascade.nwb.target import default_output, output_name
 from nwb_cascade.spike_inference import infer
 
 from .conftest import ALLEN_DIR, need
@@ -98,7 +99,7 @@ def test_dandi_asset_resolved_through_the_api(served, tmp_path, monkeypatch):
         assert resolve(web).asset_id == ASSET_ID
 
         name = output_name(f"DANDI:{DANDISET}/{ASSET_PATH}")
-        assert name == "sub-691657859_ses-710504563-StimA_behavior+image+ophys_cascade.nwb"
+        assert name == "sub-691657859_ses-710504563-StimA_behavior+image+ophys.cascade.nwb"
         infer(f"DANDI:{DANDISET}/{ASSET_PATH}", tmp_path / name, discrete_spikes=False)
         attributes = _attributes(tmp_path / name)
         assert attributes["dandiset_id"] == DANDISET and attributes["dandiset_version"] == VERSION
@@ -168,36 +169,36 @@ def test_lasting_faults_end_in_a_clear_error_and_no_output(served, tmp_path, qui
 
 
 def test_remote_sources_are_read_only(served):
-    from nwb_cascade.spike_inference import annotate
+    from nwb_cascade.spike_inference import infer
 
     with RangeServer(served["root"]) as server, pytest.raises(SourceError, match="remote and read-only"):
-        annotate(f"{server.url}/visual_coding.nwb")
+        infer(f"{server.url}/visual_coding.nwb", in_place=True)
 
 
 @pytest.mark.parametrize("kind", ["cascade", "denoised"])
 def test_default_output_names(tmp_path, kind):
-    """One naming rule for every command: beside a local file FILE.<kind>.nwb; for remote sources the asset's
-    or URL's file name with _<kind>, in the working directory (or a batch's folder); never a DANDI id as a folder."""
+    """One naming rule for every command: <stem>.<kind>.nwb, beside a local file; for remote sources named after the
+    asset's or URL's file, in the working directory (or a batch's folder); never a DANDI id as a folder."""
     local = tmp_path / "sub-1_ses-2_ophys.nwb"
     local.touch()
     asset = "DANDI:000728/sub-1/sub-1_ses-2_behavior+image+ophys.nwb"
-    expected = f"sub-1_ses-2_behavior+image+ophys_{kind}.nwb"
+    expected = f"sub-1_ses-2_behavior+image+ophys.{kind}.nwb"
     assert default_output(str(local), kind) == tmp_path / f"sub-1_ses-2_ophys.{kind}.nwb"
     assert default_output(local, kind) == tmp_path / f"sub-1_ses-2_ophys.{kind}.nwb"
-    assert default_output("https://host/blobs/abc/x.nwb?versionId=7", kind) == Path(f"x_{kind}.nwb")
+    assert default_output("https://host/blobs/abc/x.nwb?versionId=7", kind) == Path(f"x.{kind}.nwb")
     assert default_output(asset, kind) == Path(expected)
     assert default_output(asset + "@0.240827.1809", kind) == Path(expected)
     web = "https://dandiarchive.org/dandiset/000728/draft/files?location=sub-1%2Fsub-1_ses-2_behavior%2Bimage%2Bophys.nwb"
     assert default_output(web, kind) == Path(expected)
-    assert default_output("https://host/store/x.nwb.zarr", kind) == Path(f"x_{kind}.nwb")
+    assert default_output("https://host/store/x.nwb.zarr", kind) == Path(f"x.{kind}.nwb")
     assert default_output(asset, kind, folder=tmp_path / "out") == tmp_path / "out" / expected
-    assert default_output(local, kind, folder=tmp_path / "out") == tmp_path / "out" / f"sub-1_ses-2_ophys_{kind}.nwb"
+    assert default_output(local, kind, folder=tmp_path / "out") == tmp_path / "out" / f"sub-1_ses-2_ophys.{kind}.nwb"
     assert default_output(tmp_path / "x.cascade.nwb", "", extension=".png") == tmp_path / "x.cascade.png"
 
 
 def test_source_strings():
-    assert output_name("/data/session one.nwb") == "session one_cascade.nwb"
-    assert output_name("https://host/blobs/abc/file.nwb?x=1") == "file_cascade.nwb"
+    assert output_name("/data/session one.nwb") == "session one.cascade.nwb"
+    assert output_name("https://host/blobs/abc/file.nwb?x=1") == "file.cascade.nwb"
     assert json.dumps(resolve("https://host/x.nwb").provenance()) == '{"source_url": "https://host/x.nwb"}'
     with pytest.raises(FileNotFoundError, match="no such file"):
         resolve("/no/such/file.nwb")

@@ -17,7 +17,7 @@ from pynwb import NWBHDF5IO
 from nwb_cascade import infer, summarize
 from nwb_cascade.cli import main
 from nwb_cascade.manifest import DONE, FAILED, Manifest
-from nwb_cascade.spike_inference import annotate
+from nwb_cascade.spike_inference import infer
 from nwb_cascade.summarize import SummarizeError, fit_lognormal
 
 from .writers.populations import write_population_session
@@ -38,7 +38,7 @@ def results(tmp_path_factory, gcamp6f_kernel):
         session = write_population_session(sources / f"session_{index}.nwb", layout, index, gcamp6f_kernel, rois=ROIS,
                                            seconds=SECONDS, median_hz=MEDIAN_HZ, sigma=SIGMA, noise_level=NOISE_LEVEL,
                                            stimulus=stimulus, seed=28)
-        infer(session.path, folder / f"session_{index}_cascade.nwb")
+        infer(session.path, folder / f"session_{index}.cascade.nwb")
         sessions.append(session)
     return {"folder": folder, "sources": sources, "sessions": sessions}
 
@@ -49,7 +49,7 @@ def summary(results, tmp_path_factory):
 
 
 def output_of(results: dict, index: int) -> Path:
-    return results["folder"] / f"session_{index}_cascade.nwb"
+    return results["folder"] / f"session_{index}.cascade.nwb"
 
 
 def results_container(nwbfile):
@@ -61,7 +61,7 @@ def test_one_row_per_roi_with_what_the_files_state(results, summary):
     rois = summary.rois
     assert len(rois) == ROIS * len(SESSIONS) and not rois.duplicated(["file", "plane", "roi_index"]).any()
     for index, session in enumerate(results["sessions"]):
-        rows = rois[rois["file"] == f"session_{index}_cascade.nwb"].sort_values("roi_index")
+        rows = rois[rois["file"] == f"session_{index}.cascade.nwb"].sort_values("roi_index")
         with NWBHDF5IO(str(output_of(results, index)), "r", load_namespaces=True) as io:
             nwbfile = io.read()
             container = results_container(nwbfile)
@@ -118,7 +118,7 @@ def test_stimulus_columns_where_the_sessions_have_interval_tables(results, summa
     rois = summary.rois
     stimulus_columns = [column for column in rois.columns if column.startswith("rate_")]
     for index, session in enumerate(results["sessions"]):
-        rows = rois[rois["file"] == f"session_{index}_cascade.nwb"].sort_values("roi_index")
+        rows = rois[rois["file"] == f"session_{index}.cascade.nwb"].sort_values("roi_index")
         if not session.stimulus_rates:  # still summarised, with no stimulus
             assert set(rows["stimulus_from"]) == {""} and rows[stimulus_columns].isna().all().all()
             continue
@@ -128,14 +128,14 @@ def test_stimulus_columns_where_the_sessions_have_interval_tables(results, summa
         for stimulus, means in expected.items():
             np.testing.assert_allclose(rows[f"rate_{stimulus}"], means, rtol=1e-12)
     sessions = summary.sessions.set_index("file")
-    assert sessions.loc["session_0_cascade.nwb", "stimulus_tables"] == "/intervals/epochs"
-    assert sessions.loc["session_3_cascade.nwb", "stimulus_tables"].count("_presentations") == 3
+    assert sessions.loc["session_0.cascade.nwb", "stimulus_tables"] == "/intervals/epochs"
+    assert sessions.loc["session_3.cascade.nwb", "stimulus_tables"].count("_presentations") == 3
 
 
 def test_stimulus_intervals_read_from_a_results_file_that_holds_them(results, tmp_path):
     annotated = tmp_path / "annotated.nwb"
     shutil.copyfile(results["sessions"][0].path, annotated)
-    annotate(annotated)
+    infer(annotated, in_place=True)
     found = summarize(tmp_path, tmp_path / "summary", workers=1, progress=False, figures=False)
     assert set(found.rois["stimulus_from"]) == {"results file"} and len(found.rois) == ROIS
     np.testing.assert_allclose(found.rois.sort_values("roi_index")["rate_spontaneous"],
@@ -212,7 +212,7 @@ def test_files_that_cannot_be_summarised_are_named_with_the_reason(results, tmp_
 
 def test_command_line_summarize(results, tmp_path):
     runner = CliRunner()
-    done = runner.invoke(main, ["summarize", str(results["folder"]), "--out", str(tmp_path / "s"), "--workers", "1",
+    done = runner.invoke(main, ["summarize", str(results["folder"]), "-o", str(tmp_path / "s"), "--workers", "1",
                                 "--no-figures", "--depth-bins", "0,250,1000"])
     assert done.exit_code == 0, done.output
     assert f"{ROIS * len(SESSIONS)} ROIs of {len(SESSIONS)} plane(s)" in done.output and "spike_rate: log-normal" in done.output
@@ -233,9 +233,9 @@ def test_dask_workers_and_remote_results_give_the_same_summary(results, summary,
     pd.testing.assert_frame_equal(parallel.rois, summary.rois)
     pd.testing.assert_frame_equal(parallel.sessions, summary.sessions)
     with RangeServer(results["folder"]) as server:
-        url = f"{server.url}/session_3_cascade.nwb"
+        url = f"{server.url}/session_3.cascade.nwb"
         remote = summarize(url, tmp_path / "remote", workers=1, progress=False, figures=False)
-    local = summary.rois[summary.rois["file"] == "session_3_cascade.nwb"].reset_index(drop=True)
+    local = summary.rois[summary.rois["file"] == "session_3.cascade.nwb"].reset_index(drop=True)
     # the same rows; the whole folder's table also has the other sessions' id and stimulus columns
     pd.testing.assert_frame_equal(remote.rois.drop(columns="file"), local[remote.rois.columns].drop(columns="file"))
     assert set(remote.rois["file"]) == {url}

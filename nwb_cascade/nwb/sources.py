@@ -43,7 +43,6 @@ from urllib.parse import unquote, urlparse
 import h5py
 
 from . import filters  # noqa: F401  (registers hdf5plugin's filters before any file is opened)
-from .names import shortened
 from .origin import results_origin
 from .stream import RemoteFile, SourceError, source_error_in
 
@@ -515,16 +514,11 @@ def file_name(source: str | Path | Source) -> str:
     return Path(text).name
 
 
-def _stem(name: str) -> str:
+def stem(name: str) -> str:
+    """A file name without its NWB ending (``.nwb``, ``.nwb.zarr``, ``.nwb.lindi.json``...)."""
     lowered = name.lower()
     ending = next((ending for ending in NWB_ENDINGS if lowered.endswith(ending)), "")
     return name[:len(name) - len(ending)] if ending else name
-
-
-def output_name(source: str | Path | Source, kind: str = "cascade", extension: str = ".nwb") -> str:
-    """A file name for the ``kind`` of output of ``source`` away from it: ``<stem>_<kind><extension>``
-    (``sub-1_ses-2_ophys.nwb`` -> ``sub-1_ses-2_ophys_cascade.nwb``); see :func:`default_output`."""
-    return shortened(_stem(file_name(source)), f"_{kind}{extension}")
 
 
 def is_local(source: str | Path | Source) -> bool:
@@ -533,26 +527,6 @@ def is_local(source: str | Path | Source) -> bool:
         return not source.remote
     text = str(source)
     return _parse_dandi(text) is None and not re.match(r"^https?://", text, re.IGNORECASE)
-
-
-def default_output(source: str | Path | Source, kind: str = "cascade", *, folder: str | Path | None = None,
-                   extension: str = ".nwb") -> Path:
-    """Where a command writes the ``kind`` of output of ``source`` when no output is given.
-
-    The one naming rule of every command: beside a local source, ``FILE.<kind><extension>``
-    (``session.nwb`` -> ``session.cascade.nwb``, ``session.denoised.nwb``); for a remote source
-    (URL, DANDI asset, DANDI web URL) in the working directory, and for any source in ``folder``
-    (a batch's output folder), ``<stem>_<kind><extension>`` (:func:`output_name`), named after the
-    asset's file, never after its folders or the URL's query.  An empty ``kind`` gives ``FILE<extension>``.
-    A name that would be longer than a file name may be is cut short and given a hash of the whole
-    (:func:`~nwb_cascade.nwb.names.shortened`).
-    """
-    if folder is not None:
-        return Path(folder) / output_name(source, kind, extension)
-    if is_local(source):
-        path = source.path if isinstance(source, Source) else Path(source)
-        return path.with_name(shortened(_stem(path.name), f"{'.' + kind if kind else ''}{extension}"))
-    return Path(output_name(source, kind, extension) if kind else shortened(_stem(file_name(source)), extension))
 
 
 def _url_file_name(url: str) -> str:

@@ -1,7 +1,10 @@
-"""Where a run writes, and what it records of where its input came from: one guard for both workflows.
+"""Where a run writes, and what it records of where its input came from: one target for every workflow.
 
-- :func:`check_target`: the file a run writes: the source itself (in place: local HDF5 files only),
-  or a new file (that must not exist unless ``overwrite``, and must not be the source).
+- :func:`choose_target`: the :class:`Target` of a run: the source itself (in place: local HDF5 files
+  only), a new file (named by :func:`default_output` unless given; it must not exist unless
+  ``overwrite``, must not be the source, and its folder must exist), or a LINDI amendment (an output
+  ending in ``.lindi.tar``, of a remote source).
+- :func:`default_output`, :func:`output_name`: the one naming rule of every command.
 - :func:`working_copy`: in place, the source's working copy (:func:`~nwb_cascade.nwb.inplace.amended`),
   cleared of what interrupted runs of earlier versions left in the results' module.
 - :func:`refuse_existing`: results a run would add that the file already holds: refused, unless
@@ -19,10 +22,82 @@ from pathlib import Path
 
 from pynwb import NWBFile
 
+from dataclasses import dataclass
+
 from .inplace import NWBWriteError, amended
+from .names import shortened
 from .read import NWBInputError, session_ids
-from .sources import Source, SourceError
+from .sources import Source, SourceError, file_name, is_local, stem
 from .write import remove_groups
+
+#: The modes of a :class:`Target`.
+IN_PLACE, NEW_FILE, AMENDMENT = "in place", "new file", "LINDI amendment"
+LINDI_ENDING = ".lindi.tar"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a run writes: ``path`` (the source itself in place), how (``mode``), and whether it may replace."""
+
+    source: Source
+    path: Path
+    mode: str
+    overwrite: bool
+
+
+def choose_target(source: Source, output: str | Path | None, *, in_place: bool = False, overwrite: bool = False,
+                  kind: str = "cascade") -> Target:
+    """The target of a run that writes the ``kind`` of output of ``source``, after refusing what cannot be done.
+
+    ``in_place``: the source itself.  Else ``output`` (default: :func:`default_output`); an output
+    ending in ``.lindi.tar`` is a LINDI amendment of a remote source (only its references and the
+    results are written).
+
+    Raises
+    ------
+    NWBInputError
+        Both ``output`` and ``in_place``; an output that is the source itself; an output whose folder
+        does not exist; an amendment of a local file.
+    SourceError, NWBWriteError
+        In place into a remote source or an NWB Zarr store.
+    FileExistsError
+        An output that exists, without ``overwrite``.
+    """
+    if in_place and output is not None:
+        raise NWBInputError("give either an output file or in_place=True (--in-place), not both")
+    if in_place:
+        return Target(source, check_target(source, None, in_place=True, overwrite=overwrite), IN_PLACE, overwrite)
+    path = Path(output) if output is not None else default_output(source, kind)
+    if not path.parent.is_dir():
+        raise NWBInputError(f"cannot write {path}: the folder {path.parent} does not exist; create it first or "
+                            "choose another output")
+    amendment = path.name.lower().endswith(LINDI_ENDING)
+    if amendment and not source.remote:
+        raise NWBInputError(f"{path}: a LINDI amendment references a remote file by URL, and {source.text} is local; "
+                            "write a new NWB file (a name ending in .nwb) or add the results in place")
+    return Target(source, check_target(source, path, in_place=False, overwrite=overwrite),
+                  AMENDMENT if amendment else NEW_FILE, overwrite)
+
+
+def output_name(source: str | Path | Source, kind: str = "cascade", extension: str = ".nwb") -> str:
+    """The file name of the ``kind`` of output of ``source``: ``<stem>.<kind><extension>``
+    (``sub-1_ses-2_ophys.nwb`` -> ``sub-1_ses-2_ophys.cascade.nwb``), named after the file, never after its
+    folders or a URL's query; an empty ``kind`` gives ``<stem><extension>``.  A name longer than a file
+    name may be is cut short and given a hash of the whole (:func:`~nwb_cascade.nwb.names.shortened`)."""
+    return shortened(stem(file_name(source)), f"{'.' + kind if kind else ''}{extension}")
+
+
+def default_output(source: str | Path | Source, kind: str = "cascade", *, folder: str | Path | None = None,
+                   extension: str = ".nwb") -> Path:
+    """Where a command writes the ``kind`` of output of ``source`` when no output is given: :func:`output_name`
+    beside a local source, in the working directory for a remote one (URL, DANDI asset), in ``folder``
+    when given (a batch's output folder).  The one naming rule of every command."""
+    if folder is not None:
+        return Path(folder) / output_name(source, kind, extension)
+    if is_local(source):
+        path = source.path if isinstance(source, Source) else Path(source)
+        return path.with_name(output_name(path.name, kind, extension))
+    return Path(output_name(source, kind, extension))
 
 
 def check_target(source: Source, output: str | Path | None, *, in_place: bool, overwrite: bool) -> Path:
