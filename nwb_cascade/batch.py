@@ -182,6 +182,8 @@ def batch(
         start, or an output folder another batch holds.
     """
     options = with_overrides(options, RunOptions, overrides)
+    if scheduler is None:
+        _check_main_guard()
     out = output
     start = time.perf_counter()
     if scheduler is not None and workers is not None:
@@ -258,7 +260,7 @@ def expand(sources: Sequence[str | Path], glob: str | None = None, found: Found 
 
 def plan_outputs(sessions: Sequence[str], out: Path) -> dict[str, Path]:
     """The output file of each session in ``out``; two sessions that would share one are an error."""
-    from .nwb.sources import default_output
+    from .nwb.target import default_output
 
     outputs: dict[str, Path] = {}
     owners: dict[Path, str] = {}
@@ -543,7 +545,9 @@ def connect(scheduler: str | Client | None, workers: int | None) -> Iterator[Cli
         log.info("starting a local Dask cluster: %d worker process(es), one thread each", n_workers)
         try:
             with dask.config.set({KEEP_MALLOC_DEFAULTS: None}):
-                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True)
+                # the workers' own log lines only where this process shows the library's (-vv on the command line)
+                quiet = max(logging.WARNING, logging.getLogger("distributed").getEffectiveLevel())
+                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, silence_logs=quiet)
         except Exception as error:  # a worker that died while starting: "Nanny failed to start", a timeout...
             message = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
             if attempt == CLUSTER_TRIES:
@@ -558,6 +562,41 @@ def connect(scheduler: str | Client | None, workers: int | None) -> Iterator[Cli
         with cluster, Client(cluster) as client:
             yield client
         return
+
+
+def _check_main_guard() -> None:
+    """Refuse, at once, a local batch started from a script's top level without ``if __name__ == "__main__":``.
+
+    The local cluster's workers are new processes that import the script again: unguarded, each one would
+    start its own batch (and find the manifest locked) and the cluster would never start.
+    """
+    import ast
+    import inspect
+
+    frame = inspect.currentframe()
+    outer = None
+    while frame is not None:  # the outermost frame of the script's own module-level code
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") in ("__main__", "__mp_main__"):
+            outer = frame
+        frame = frame.f_back
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    if outer is None or not script or outer.f_code.co_filename != script:
+        return
+    if outer.f_globals.get("__name__") == "__mp_main__":  # a worker importing the script: stop it quietly
+        raise SystemExit("nwb_cascade.batch() was started again by a worker process importing the script: put the "
+                         'call under `if __name__ == "__main__":`')
+    try:
+        tree = ast.parse(Path(script).read_text())
+    except (OSError, SyntaxError, ValueError):
+        return
+    line = outer.f_lineno
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) and "__name__" in ast.unparse(node.test) \
+                and node.lineno <= line <= (node.end_lineno or node.lineno):
+            return
+    raise BatchError(f"{script}, line {line}: a batch on a local cluster must be started under "
+                     '`if __name__ == "__main__":` (its workers are new processes that import the script again, '
+                     "and would each start the batch anew); or pass the address of a running scheduler")
 
 
 def default_workers() -> int:

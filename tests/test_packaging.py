@@ -49,7 +49,7 @@ def test_the_wheel_built_from_the_sdist_installs_and_runs_the_quick_start(tmp_pa
     work.mkdir()
     clean = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     command = env / "bin" / "nwb-cascade"
-    assert "example.nwb" in _run(command, "example", "example.nwb", cwd=work, env=clean)
+    assert "example.nwb" in _run(command, "example", cwd=work, env=clean)
     assert "spikes" in _run(command, "infer", "example.nwb", cwd=work, env=clean)
     _run(command, "plot", "example.cascade.nwb", cwd=work, env=clean)
     assert (work / "example.cascade.nwb").stat().st_size > 0 and (work / "example.cascade.png").stat().st_size > 0

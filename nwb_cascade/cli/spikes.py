@@ -16,7 +16,7 @@ SOURCE_HELP = ("a local NWB file, an http(s) URL, or a DANDI asset in any form D
 
 
 @click.command("example", cls=Command)
-@click.argument("output", type=click.Path(dir_okay=False), default="example.nwb")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="example.nwb", help="The file to write.")
 @click.option("--layout", type=click.Choice(["visual_coding", "visual_behavior", "fluorescence"]),
               default="visual_coding",
               help="Where the traces sit: the Allen Visual Coding or Visual Behavior ΔF/F, or raw fluorescence.")
@@ -25,7 +25,7 @@ SOURCE_HELP = ("a local NWB file, an http(s) URL, or a DANDI asset in any form D
                    "simulated traces.")
 @overwrite_option("an existing file")
 def example_command(output: str, layout: str, allen_excerpt: str | None, overwrite: bool) -> None:
-    """Write OUTPUT, an example NWB file to try the package on: 40 simulated GCaMP6f-like neurons, 5 minutes at
+    """Write an example NWB file to try the package on: 40 simulated GCaMP6f-like neurons, 5 minutes at
     30 Hz (or a real Allen excerpt), ready for `nwb-cascade infer`."""
     from ..nwb.example import write_example
 
