@@ -402,6 +402,34 @@ def batch_command(sources: tuple[str, ...], options, out: str, glob: str | None,
         sys.exit(1)
 
 
+@main.group("cache")
+def cache_group() -> None:
+    """The stream cache: blocks of remote files read before (a rerun reads them from disk)."""
+
+
+@cache_group.command("info")
+def cache_info() -> None:
+    """List what the stream cache holds, file by file."""
+    from .nwb.sources import stream_cache_dir
+    from .nwb.stream import cache_contents
+
+    folder = stream_cache_dir()
+    contents = cache_contents(folder)
+    for entry in contents:
+        click.echo(f"{entry.bytes / 1e6:10.1f} MB  {entry.blocks:6d} blocks  {entry.url}")
+    click.echo(f"{len(contents)} file(s), {sum(entry.bytes for entry in contents) / 1e6:.1f} MB in {folder}")
+
+
+@cache_group.command("clear")
+def cache_clear() -> None:
+    """Empty the stream cache (remote files are read from their servers again)."""
+    from .nwb.sources import stream_cache_dir
+    from .nwb.stream import clear_cache
+
+    files, removed = clear_cache(stream_cache_dir())
+    click.echo(f"removed {files} file(s), {removed / 1e6:.1f} MB from {stream_cache_dir()}")
+
+
 @main.group()
 def models() -> None:
     """The published Cascade model zoo."""
