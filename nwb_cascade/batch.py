@@ -374,9 +374,22 @@ def _made_from(origin: Any, source: str, identities: dict[str, str]) -> bool:
     if is_local(source):
         return origin.source_url == str(Path(source).resolve())
     asset = dict(word.partition("=")[::2] for word in identities.get(source, "").split()).get("asset")
+    if asset is None and origin.asset_id and source.upper().startswith("DANDI:"):
+        asset = _asset_of(source)
     if asset and origin.asset_id:
         return origin.asset_id == asset
     return origin.source_url == source
+
+
+def _asset_of(source: str) -> str | None:
+    """The asset id a DANDI reference names now (an API call); None when it cannot be told."""
+    from .nwb.sources import resolve
+
+    try:
+        return resolve(source).asset_id
+    except Exception as error:
+        log.warning("%s: cannot look it up (%s)", source, error)
+        return None
 
 
 def _what_it_is(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""The spike-inference workflow: ``annotate`` (in place), ``infer`` (into a new file), ``inspect``.
+"""The spike-inference workflow: ``infer`` (into a new file, in place, or as a LINDI amendment) and ``inspect``.
 
 Both choose the input of every plane (:func:`~nwb_cascade.nwb.read.choose_inputs`: the
 ΔF/F series, or ΔF/F computed from fluorescence and neuropil), read it once, run the

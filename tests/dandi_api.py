@@ -70,6 +70,9 @@ class DandiArchive:
             blob.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(asset.file, blob)
         self.size = sum((self.root / "blobs" / a.prefix / a.blob_id).stat().st_size for a in self.assets)
+        # the archive's digest of each asset: computed when it was uploaded (here: now)
+        self.digests = {a.asset_id: hashlib.sha256((self.root / "blobs" / a.prefix / a.blob_id).read_bytes()).hexdigest()
+                        for a in self.assets}
 
     def _text(self, name: str, asset: Asset | None = None) -> str:
         text = (FIXTURES / name).read_text()
@@ -77,9 +80,9 @@ class DandiArchive:
                   "embargo_status": "EMBARGOED" if self.token else "OPEN", "etag": "0" * 32 + "-1",
                   "sha256": "0" * 64}
         if asset is not None:
-            size = (self.root / "blobs" / asset.prefix / asset.blob_id).stat().st_size
+            blob = self.root / "blobs" / asset.prefix / asset.blob_id
             values.update(asset_id=asset.asset_id, blob_id=asset.blob_id, blob_prefix=asset.prefix,
-                          asset_path=asset.path, size=str(size))
+                          asset_path=asset.path, size=str(blob.stat().st_size), sha256=self.digests[asset.asset_id])
         for key, value in values.items():
             text = text.replace("{" + key + "}", value)
         return text

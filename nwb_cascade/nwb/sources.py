@@ -84,6 +84,9 @@ class Source:
         Size in bytes, when known before opening.
     embargoed
         Whether the asset needed a token.
+    sha256
+        The file's SHA-256, where its archive gives one (DANDI assets): checked when a run reads
+        the whole file.
     """
 
     text: str
@@ -95,6 +98,7 @@ class Source:
     asset_path: str | None = None
     size: int | None = None
     embargoed: bool = False
+    sha256: str | None = None
 
     @property
     def remote(self) -> bool:
@@ -232,13 +236,23 @@ def _resolve_dandi(text: str, reference: _DandiReference) -> Source:
             dandiset_id, version = dandiset.identifier, dandiset.version_id
         embargoed = bool(client.session.headers.get("Authorization")) and _is_embargoed(client, dandiset_id)
         url = asset.get_content_url(follow_redirects=True, strip_query=not embargoed)
+        sha256 = _sha256_of(asset)
     except SourceError:
         raise
     except Exception as error:
         raise SourceError(_dandi_message(error, what)) from error
     log.info("%s -> %s", text, url)
     return Source(text=text, url=url, dandiset_id=dandiset_id, dandiset_version=version, asset_id=asset.identifier,
-                  asset_path=asset.path, size=asset.size, embargoed=embargoed)
+                  asset_path=asset.path, size=asset.size, embargoed=embargoed, sha256=sha256)
+
+
+def _sha256_of(asset: Any) -> str | None:
+    """The SHA-256 the archive computed for an asset (its metadata's ``dandi:sha2-256``), where it has one."""
+    try:
+        digest = asset.get_raw_digest("dandi:sha2-256")
+    except Exception:  # not computed yet (new assets), or Zarr: nothing to check against
+        return None
+    return digest if isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest) else None
 
 
 def _is_embargoed(client: Any, dandiset_id: str | None) -> bool:
@@ -544,7 +558,7 @@ def stream_cache_dir() -> Path:
 @contextlib.contextmanager
 def open_remote(source: Source, *, cache: bool = True) -> Iterator[h5py.File]:
     """Open a remote source read-only as an h5py file through :class:`RemoteFile`."""
-    remote = RemoteFile(source.url, cache=stream_cache_dir() if cache else None)
+    remote = RemoteFile(source.url, cache=stream_cache_dir() if cache else None, sha256=source.sha256)
     try:
         try:
             handle = h5py.File(remote, "r")

@@ -287,7 +287,8 @@ class RemoteFile(io.RawIOBase):
                     if got > stop - start:
                         raise ConnectionError(f"{self.host} sent more than the {stop - start} bytes asked for")
                     yield piece
-            except requests.exceptions.ConnectionError as error:  # urllib3 read timeouts and resets land here
+            except (requests.exceptions.ConnectionError,  # urllib3 read timeouts and resets land here
+                    requests.exceptions.ChunkedEncodingError) as error:  # and answers cut short
                 if "timed out" in str(error).lower():
                     raise TimeoutError(f"{self.host} sent no byte for {self.settings.read_timeout:g} s after "
                                        f"{got} of {stop - start} bytes") from error
@@ -516,7 +517,7 @@ class RemoteFile(io.RawIOBase):
             return self._readinto(buffer)
         except Exception as error:  # remembered: the reader above (HDF5, hdmf) may swallow it
             if self.failure is None:
-                self.failure = error
+                self.failure = _detached(error)
             raise
 
     def _readinto(self, buffer: Any) -> int:
@@ -673,6 +674,15 @@ def clear_cache(folder: Path) -> tuple[int, int]:
     for entry in contents:
         shutil.rmtree(entry.folder, ignore_errors=True)
     return len(contents), sum(entry.bytes for entry in contents)
+
+
+def _detached(error: Exception) -> Exception:
+    """A copy of ``error`` without its traceback: an error kept while HDF5 is half-way through opening a file would
+    keep that file's objects alive until the interpreter ends, and HDF5 crashes closing them then."""
+    try:
+        return type(error)(str(error))
+    except Exception:
+        return SourceError(f"{type(error).__name__}: {error}")
 
 
 def _distinctive(data: bytes) -> bool:
