@@ -39,6 +39,7 @@ from .cascade.indicators import choose_model
 from .cascade.model import ACCURACY_MEASURES
 from .manifest import RESULT_FIELDS
 from .options import RunOptions, with_overrides
+from .common.device import resolve_device
 from .nwb.inplace import NWBWriteError, ensure_free_space
 from .nwb.measure import GENOTYPE, PLANE_INDICATOR, Overrides
 from .nwb.open import open_nwb
@@ -347,9 +348,22 @@ def infer(source: str | Path | Source, output: str | Path | None = None, *, in_p
     start = time.perf_counter()
     resolved = source if isinstance(source, Source) else resolve(source)
     target = choose_target(resolved, output, in_place=in_place, overwrite=overwrite, kind=MODULE)
+    if options.device is not None:
+        resolve_device(options.device)  # a device this machine lacks: refused before anything is read
     write = {IN_PLACE: _in_place, NEW_FILE: _new_file, AMENDMENT: _amendment}[target.mode]
     inferences, selection = write(target, options)
+    _warn_unused(options, selection)
     return _summary(target.path, inferences, time.perf_counter() - start, selection.left_out)
+
+
+def _warn_unused(options: RunOptions, selection: Selection) -> None:
+    """Say so when options were given that this file gave no use (they would otherwise be ignored silently)."""
+    defaults = RunOptions()
+    recipe = [name for name in ("neuropil_coefficient", "baseline_window")
+              if getattr(options, name) != getattr(defaults, name)]
+    if recipe and not any(plane.compute_dff for plane in selection.inputs):
+        log.warning("%s did not apply: every plane's input is ΔF/F already, none was computed from fluorescence",
+                    " and ".join(name.replace("_", "-") for name in recipe))
 
 
 def _in_place(target: Target, options: RunOptions) -> tuple[list[Inference], Selection]:

@@ -131,3 +131,17 @@ def test_an_unguarded_script_batch_stops_at_once_with_the_fix(tmp_path):
     assert done.returncode == 1
     assert 'line 2: a batch on a local cluster must be started under `if __name__ == "__main__":`' in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_options_a_file_gives_no_use_are_named(nwb_copy, tmp_path, caplog):
+    """ΔF/F recipe options on a file whose planes hold ΔF/F: said, not ignored silently."""
+    import logging
+
+    import nwb_cascade
+
+    from .conftest import MODEL_DIR, need
+
+    with caplog.at_level(logging.WARNING, logger="nwb_cascade"):
+        nwb_cascade.infer(nwb_copy("visual_coding"), tmp_path / "x.nwb", model=need(MODEL_DIR), discrete_spikes=False,
+                          neuropil_coefficient=0.5)
+    assert "neuropil-coefficient did not apply: every plane's input is ΔF/F already" in caplog.text
