@@ -3,7 +3,7 @@
 A block is preceded by ``<!-- doc: run -->`` or ``<!-- doc: not run: REASON -->``.  The blocks that run do so
 in order, one folder per page, as a user would paste them: shell blocks with bash (the package's commands on
 the PATH), Python blocks with this Python, in a folder that holds ``session.nwb`` (``nwb-cascade example``'s
-file) and its results ``session.cascade.nwb``, with ``../shared`` where the data is.
+file), with ``../shared`` where the data is.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ def test_every_block_says_whether_it_runs(page):
 @pytest.mark.parametrize("page", [page for page in PAGES if any(block["verdict"] == "run" for block in blocks(page))],
                          ids=lambda page: str(page.relative_to(ROOT)))
 def test_the_blocks_that_run_offline_run(page, tmp_path):
-    from nwb_cascade import infer
     from nwb_cascade.nwb.example import write_example
 
     from .conftest import SHARED
@@ -45,7 +44,6 @@ def test_the_blocks_that_run_offline_run(page, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     write_example(work / "session.nwb")
-    infer(work / "session.nwb")
     if SHARED.parent.is_dir():
         (tmp_path / "shared").symlink_to(SHARED.parent)
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
