@@ -37,9 +37,8 @@ def main() -> None:
     movie = synthetic_movie(600, 64, photons=2.0, ground_truth=args.ground_truth, seed=1)
     source = write_example_file(out / "synthetic_movie.nwb", movie.roi_dff(movie.clean), movie.frame_rate,
                                 movie=movie.noisy)
-    options = {} if args.steps is None else {"steps": args.steps}
     denoise(source, out / "synthetic_movie.denoised.nwb", checkpoint=out / "synthetic_movie.denoiser.pt",
-                train_options=options, progress=True)
+            steps=args.steps, progress=True)
     with NWBHDF5IO(str(out / "synthetic_movie.denoised.nwb"), "r") as io:
         denoised = io.read().processing["denoising"]["TwoPhotonSeries"].data[:]
     blur, sigmas, _ = best_blur(movie.noisy, movie.clean)

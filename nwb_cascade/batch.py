@@ -560,7 +560,8 @@ def connect(scheduler: str | Client | None, workers: int | None) -> Iterator[Cli
             with dask.config.set({KEEP_MALLOC_DEFAULTS: None}):
                 # the workers' own log lines only where this process shows the library's (-vv on the command line)
                 quiet = max(logging.WARNING, logging.getLogger("distributed").getEffectiveLevel())
-                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, silence_logs=quiet)
+                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, silence_logs=quiet,
+                                       dashboard_address=":0")  # any free port: no warning when 8787 is taken
         except Exception as error:  # a worker that died while starting: "Nanny failed to start", a timeout...
             message = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
             if attempt == CLUSTER_TRIES:

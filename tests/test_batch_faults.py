@@ -187,7 +187,7 @@ def test_an_output_that_would_replace_a_source_is_refused_before_any_work(tmp_pa
         line = one_line_error(stderr)
         assert code == 2 and "which is a source of this batch" in line and "rename that source (e.g. mv" in line, line
         assert h5_snapshot(unrelated) == before
-        assert sorted(entry.name for entry in folder.iterdir()) == [".manifest.lock", "a.nwb", "a.cascade.nwb"]
+        assert sorted(entry.name for entry in folder.iterdir()) == [".manifest.lock", "a.cascade.nwb", "a.nwb"]
     renamed = line.split("e.g. mv ")[1].split(")")[0].split()[1]  # the rename the message proposes
     os.rename(unrelated, renamed)
     code, stdout, stderr = finish(batch_cli(folder, out=folder))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,9 @@ def set_verbosity(ctx: click.Context, _param: click.Parameter, count: int) -> No
         logger = logging.getLogger(name)
         saved.setdefault(name, logger.level)
         logger.setLevel(wanted)
+    # distributed sets its loggers' levels from dask's config when it is first imported (after this), in this
+    # process and in the workers it starts: tell it through the environment, which both read
+    os.environ["DASK_LOGGING__DISTRIBUTED"] = "info" if level >= 2 else "error"
 
 
 def verbose_option() -> click.Option:

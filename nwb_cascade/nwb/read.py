@@ -562,9 +562,10 @@ def select_inputs(nwbfile: NWBFile, series: str | None = None, *, compute_dff: b
             if left:
                 _refuse_left_out(left)
             unreadable = [f"{info.path}: {info.problem}" for info in candidates if info.problem and info.usable_role]
-            raise NWBInputError("no series of this file can be used for spike inference: "
+            # the fix first: a manifest row keeps only the start of a long message
+            raise NWBInputError(f"no series of this file can be used for spike inference ({USE_INSTEAD}): "
                                 + ("; ".join(reasons or unreadable) or "none is a readable ROIs x frames trace")
-                                + f". {USE_INSTEAD[0].upper()}{USE_INSTEAD[1:]}. The file holds:\n{listing}")
+                                + f". The file holds:\n{listing}")
         for path, reason in left_out:
             log.warning("%s is not run: %s", path, reason)
     else:
