@@ -122,3 +122,20 @@ def assert_rates_close(actual, expected, *, frames_axis: int = -1, rtol: float =
     excess = np.abs(actual - expected) - rtol * (np.abs(expected) + peak)
     worst = float(np.nanmax(excess, initial=-np.inf))
     assert worst <= 0, f"rates differ beyond float32 reordering (rtol {rtol:g}): worst excess {worst:.3g}"
+
+
+#: The test modules whose answers are numbers computed by the processor's kernels (torch, numpy): predictions
+#: against the published ones, training and denoising quality, spikes, metrics.  .ci/run runs them a second time
+#: as an older or another vendor's processor would (``-m numerics``); the rest (files, processes, servers,
+#: clusters) does not depend on the kernels.
+NUMERIC_MODULES = {
+    "test_alignment", "test_allen", "test_bad_input", "test_bundled_models", "test_denoise_quality", "test_metrics",
+    "test_model", "test_network", "test_nwb_roundtrip", "test_parity", "test_spikes", "test_summarize",
+    "test_training",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in NUMERIC_MODULES:
+            item.add_marker(pytest.mark.numerics)

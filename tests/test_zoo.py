@@ -105,9 +105,21 @@ def test_checksum_mismatch_leaves_nothing(model_zip):
 
 def test_offline_is_a_clear_error(model_zip):
     source = _registry(f"{unused_port_url()}/{model_zip.name}", model_zip)
-    with pytest.raises(DownloadError, match="Check the network connection"):
+    with pytest.raises(DownloadError, match="Check the network connection") as caught:
         download_model(NAME, source=source, progress=False, retries=1)
     assert not (cache_dir() / NAME).exists()
+    assert "partial file" not in str(caught.value) and not list(cache_dir().glob("*.part"))  # none was made
+
+
+def test_a_transfer_cut_off_on_every_try_keeps_what_came_and_says_so(model_zip):
+    size = model_zip.stat().st_size
+    with RangeServer(model_zip.parent, faults=[Fault(times=2, drop_after=size // 4)]) as server:
+        source = _registry(f"{server.url}/{model_zip.name}", model_zip)
+        with pytest.raises(DownloadError, match="Check the network connection") as caught:
+            download_model(NAME, source=source, progress=False, retries=1)
+    parts = list(cache_dir().glob("*.part"))
+    assert len(parts) == 1 and 0 < parts[0].stat().st_size < size
+    assert f"The partial file {parts[0]} ({parts[0].stat().st_size} bytes) is kept" in str(caught.value)
 
 
 def test_not_found_is_not_retried(model_zip):

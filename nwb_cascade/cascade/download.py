@@ -86,10 +86,11 @@ def fetch(
     def give_up(error: Exception, tries: int, seconds: float) -> DownloadError:
         if permanent(error):
             return DownloadError(f"{url}: the server answered {error.code} {error.reason}; the link is wrong or gone")
+        kept = (f" The partial file {part} ({part.stat().st_size} bytes) is kept and the next attempt resumes it."
+                if part.exists() and part.stat().st_size else "")
         return DownloadError(
             f"could not download {url} after {tries} attempts ({error}). Check the network connection; offline, "
-            "fetch the file on another machine and pass its local path instead. "
-            f"The partial file {part} is kept and the next attempt resumes it."
+            f"fetch the file on another machine and pass its local path instead.{kept}"
         )
 
     try:
