@@ -17,7 +17,9 @@ import importlib.util
 import logging
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -560,8 +562,10 @@ def connect(scheduler: str | Client | None, workers: int | None) -> Iterator[Cli
             with dask.config.set({KEEP_MALLOC_DEFAULTS: None}):
                 # the workers' own log lines only where this process shows the library's (-vv on the command line)
                 quiet = max(logging.WARNING, logging.getLogger("distributed").getEffectiveLevel())
-                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, silence_logs=quiet,
-                                       dashboard_address=":0")  # any free port: no warning when 8787 is taken
+                with _workers_ignore_ctrl_c():
+                    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                           silence_logs=quiet,
+                                           dashboard_address=":0")  # any free port: no warning when 8787 is taken
         except Exception as error:  # a worker that died while starting: "Nanny failed to start", a timeout...
             message = f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
             if attempt == CLUSTER_TRIES:
@@ -576,6 +580,23 @@ def connect(scheduler: str | Client | None, workers: int | None) -> Iterator[Cli
         with cluster, Client(cluster) as client:
             yield client
         return
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored (a disposition that new processes inherit, and Python keeps).
+
+    Ctrl-C in a terminal reaches every process of its group: this one stops the batch (the manifest keeps the
+    unfinished sessions pending) and closes the cluster, whose workers would otherwise each print a traceback.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_main_guard() -> None:
@@ -676,21 +697,27 @@ def collect(client: Client, futures: dict[Future, str], manifest: Manifest, *, p
     counts = {DONE: 0, FAILED: 0, SKIPPED: 0}
     next_refresh = 0.0
     unsaved: list[ManifestError] = []
+    recorded: set[Future] = set()
+
+    def record(future: Future) -> None:
+        recorded.add(future)
+        row = manifest.rows[futures[future]]
+        outcome = _outcome(future)
+        error, details = outcome.pop("error", ""), outcome.pop("details", "")
+        row.update(outcome)
+        manifest.set_error(row, error, details)
+        _save(manifest, unsaved)
+        if row.status == DONE:  # what a task on a worker that died had begun for it
+            _remove_partials(manifest.folder / row.output)
+        counts[row.status] += 1
+        if row.status == FAILED:
+            log.warning("%s failed: %s", row.source, row.error)
+
     with tqdm(total=len(futures), unit="session", desc="batch", disable=not progress) as bar:
         try:
             while not results.is_empty():
                 for future in results.next_batch(block=False) if results.has_ready() else []:
-                    row = manifest.rows[futures[future]]
-                    outcome = _outcome(future)
-                    error, details = outcome.pop("error", ""), outcome.pop("details", "")
-                    row.update(outcome)
-                    manifest.set_error(row, error, details)
-                    _save(manifest, unsaved)
-                    if row.status == DONE:  # what a task on a worker that died had begun for it
-                        _remove_partials(manifest.folder / row.output)
-                    counts[row.status] += 1
-                    if row.status == FAILED:
-                        log.warning("%s failed: %s", row.source, row.error)
+                    record(future)
                     bar.update(1)
                     next_refresh = 0.0
                 if time.monotonic() >= next_refresh:
@@ -700,6 +727,10 @@ def collect(client: Client, futures: dict[Future, str], manifest: Manifest, *, p
                     next_refresh = time.monotonic() + 1.0
                 time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
+            for future in futures:  # sessions that finished while this loop slept: their outputs are complete
+                if future not in recorded and future.status == "finished":
+                    with contextlib.suppress(Exception):
+                        record(future)
             unfinished = [future for future in futures if not future.done()]
             log.warning("interrupted: %d session(s) finished, %d left pending in %s; run again to continue",
                         sum(counts.values()), len(unfinished), manifest.path)
@@ -723,9 +754,11 @@ def _save(manifest: Manifest, unsaved: list[ManifestError]) -> None:
 
 
 def _running(client: Client, keys: set[str]) -> int:
-    """How many of ``keys`` the scheduler has handed to workers."""
+    """How many of ``keys`` workers are running now (a worker also holds tasks queued behind its threads)."""
     try:
-        return sum(len(keys.intersection(tasks)) for tasks in client.processing().values())
+        threads = client.nthreads()
+        return sum(min(len(keys.intersection(tasks)), threads.get(worker, 1))
+                   for worker, tasks in client.processing().items())
     except (OSError, TimeoutError):  # the scheduler is busy or restarting a worker; try again next time
         return 0
 

@@ -229,3 +229,26 @@ def test_ctrl_c_leaves_a_consistent_manifest_and_a_rerun_finishes(sessions, clus
 
     again = batch(sources, out, scheduler=cluster.scheduler_address, model=need(MODEL_DIR), progress=False)
     assert again.done_before == statuses.count(DONE) and len(again.done) == 5
+
+
+def test_ctrl_c_in_a_terminal_stops_a_local_cluster_without_worker_tracebacks(sessions, tmp_path):
+    """Ctrl-C in a terminal reaches the whole process group (the workers too): one line says what was left
+    pending, and no worker prints a KeyboardInterrupt traceback."""
+    files = sessions["files"]
+    out = tmp_path / "out"
+    sources = [str(files[name]) for name in ("coding_a", "fluorescence_c", "coding_d")]
+    command = [sys.executable, "-c", "from nwb_cascade.cli import run; run()", "batch", *sources, "-o", str(out),
+               "--workers", "2", "--model", str(need(MODEL_DIR))]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out / "manifest.csv").is_file():
+        time.sleep(0.05)
+    time.sleep(2.0)  # the workers started and took sessions
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=90)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    rows = read_manifest(out / "manifest.csv")
+    assert {row.status for row in rows} <= {DONE, PENDING}
+    assert all((out / row.output).is_file() for row in rows if row.status == DONE)
