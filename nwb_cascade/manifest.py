@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.csv"
 LOCK_NAME = ".manifest.lock"
 LOGS_NAME = "logs"
-#: The longest error message a row holds; the whole text goes to the session's log file.
-ERROR_CHARS = 300
+#: The longest error message a row holds (room for a refusal and its fix); the whole text goes to the session's log file.
+ERROR_CHARS = 600
 #: The largest field read from a manifest (this version writes none above a few hundred bytes).
 FIELD_LIMIT = 64 << 20
 

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 import pytest
 
-from nwb_cascade.manifest import DONE, FAILED, PENDING, read_manifest
+from nwb_cascade.manifest import DONE, ERROR_CHARS, FAILED, PENDING, read_manifest
 from nwb_cascade.nwb.inplace import copies_of, lock_path
 
 from .conftest import MODEL_DIR, assert_rates_close, h5_snapshot, need
@@ -387,7 +387,7 @@ def test_an_error_message_of_150_kb_never_wedges_the_folder(tmp_path, allen_trac
     assert code == 1 and "| failed | 1 |" in stdout and "| done | 1 |" in stdout, stderr
     rows = {Path(row.source).name: row for row in read_manifest(out / "manifest.csv")}
     failed = rows["many.nwb"]
-    assert failed.status == FAILED and len(failed.error) <= 300 and "whole message: logs/" in failed.error
+    assert failed.status == FAILED and len(failed.error) <= ERROR_CHARS and "whole message: logs/" in failed.error
     log_file = out / failed.error.split("whole message: ")[1].rstrip(")")
     whole = log_file.read_text()
     message, trace = whole.split("Traceback", 1)
