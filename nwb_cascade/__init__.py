@@ -21,12 +21,8 @@ when first used.
 """
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("nwb-cascade")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0"
+from .common.version import __version__
 
 # The functions named as their modules, imported now: a later import of the module must not replace the name
 # (both modules import nothing heavy).

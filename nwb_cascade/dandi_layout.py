@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
 from .common.errors import NWBCascadeError
+from .common.version import __version__
 from .manifest import DONE, Manifest
 
 log = logging.getLogger(__name__)

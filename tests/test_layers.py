@@ -9,7 +9,7 @@ LAYERS = {
     "common": set(),
     "cascade": {"common"},
     "denoise": {"common"},
-    "nwb": {"common", "cascade", "denoise", "__init__"},  # __init__: the package version only
+    "nwb": {"common", "cascade", "denoise"},
     "manifest": {"common"},
     "options": {"common", "cascade"},  # the verbs' options (cascade only lazily: the command line starts fast)
     "spike_inference": {"common", "cascade", "nwb", "manifest", "options"},
@@ -17,12 +17,12 @@ LAYERS = {
     "plot": {"common", "cascade", "nwb"},
     "synthetic": {"common", "cascade"},
     "allen": {"common", "nwb", "spike_inference", "options"},
-    "dandi_layout": {"common", "nwb", "manifest", "__init__"},
+    "dandi_layout": {"common", "nwb", "manifest"},
     "batch": {"common", "cascade", "nwb", "manifest", "options", "spike_inference", "dandi_layout"},
     "summary_plots": set(),
     "summarize": {"common", "nwb", "manifest", "batch", "summary_plots"},
     "cli": {"common", "cascade", "nwb", "options", "spike_inference", "denoising", "plot", "allen", "batch",
-            "summarize", "__init__"},
+            "summarize"},
     "__init__": {"common", "cascade", "options", "spike_inference", "batch", "plot", "summarize", "allen"},
 }
 

@@ -16,7 +16,7 @@ CHATTY = ("distributed", "dask", "dandi", "hdmf", "pynwb", "urllib3", "fsspec", 
 
 
 def version() -> str:
-    from .. import __version__
+    from ..common.version import __version__
 
     return __version__
 

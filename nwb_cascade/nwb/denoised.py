@@ -27,7 +27,7 @@ from hdmf.data_utils import DataChunkIterator
 from pynwb import NWBFile
 from pynwb.ophys import ImagingPlane, TwoPhotonSeries
 
-from .. import __version__
+from ..common.version import __version__
 from ..denoise.checkpoint import Denoiser
 from ..denoise.movie import MovieError, as_movie, to_dtype
 from .extension import DenoisedTwoPhotonSeries

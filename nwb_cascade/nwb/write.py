@@ -40,9 +40,9 @@ from pynwb.ophys import (
     RoiResponseSeries,
 )
 
-from .. import __version__
 from ..cascade import CascadeModel, spike_times
 from ..cascade.inference import threshold_mode
+from ..common.version import __version__
 from .extension import CascadeDiscreteSpikes, CascadeResults, CascadeSpikeRates
 from .inplace import checkpoint, compact, ensure_free_space, process_alive
 from .names import sidecar, sidecars
