@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 from scipy.io import loadmat
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import resample
 from scipy.stats import invgauss
 
+from ..common.cache import data_root
 from .download import fetch
 from .errors import DownloadError
 from .noise import noise_levels
@@ -283,8 +283,7 @@ INTERNEURON_MARKERS = ("-PV-", "-SST-", "-VIP-")
 
 def default_ground_truth_dir() -> Path:
     """Where the downloaded ground truth lives: ``$NWB_CASCADE_DATA/ground_truth`` or the user data directory."""
-    root = os.environ.get("NWB_CASCADE_DATA")
-    return (Path(root) if root else Path(platformdirs.user_data_dir("nwb-cascade"))) / "ground_truth"
+    return data_root() / "ground_truth"
 
 
 def excitatory(names: list[str]) -> list[str]:

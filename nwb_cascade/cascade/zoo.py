@@ -3,7 +3,7 @@
 The list of published models ships with the package (``available_models.yaml``,
 the published ``available_models_CascadeTorch.yaml``).  Each link serves a zip
 of one model folder.  Downloaded models live in the user cache directory
-(``platformdirs``), or in ``$NWB_CASCADE_CACHE`` when set.
+(``platformdirs``), or in ``$NWB_CASCADE_CACHE`` when set (:mod:`nwb_cascade.common.cache`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 import yaml
 
+from ..common.cache import MODELS, cache_folder
 from .download import fetch, sha256_of
 from .errors import DownloadError, ModelError
 from .model import CONFIG_FILE, CascadeModel, load_model_folder
@@ -46,15 +46,10 @@ class ModelEntry:
     size: int | None = None
 
 
-def cache_root() -> Path:
-    """The package's cache folder: ``$NWB_CASCADE_CACHE`` or the user cache directory."""
-    root = os.environ.get("NWB_CASCADE_CACHE")
-    return Path(root) if root else Path(platformdirs.user_cache_dir("nwb-cascade"))
-
-
 def cache_dir() -> Path:
-    """Folder of downloaded models: ``models/`` in :func:`cache_root`."""
-    return cache_root() / "models"
+    """Folder of downloaded models: ``models/`` in the package's cache folder
+    (:func:`nwb_cascade.common.cache.cache_root`)."""
+    return cache_folder(MODELS)
 
 
 def registry(source: str | Path | dict[str, Any] | None = None) -> dict[str, ModelEntry]:

@@ -23,6 +23,7 @@ from uuid import uuid4
 
 from pynwb import NWBHDF5IO, NWBFile
 
+from ..common.cache import LINDI, cache_folder
 from .read import NWBInputError
 from .sources import Source
 
@@ -34,8 +35,6 @@ def amendment(source: Source, output: Path) -> Iterator[tuple[NWBHDF5IO, NWBFile
     ``io.write(nwbfile, expandable=())``."""
     import lindi
 
-    from ..cascade.zoo import cache_root
-
     if not source.remote:
         raise NWBInputError(f"{source.text} is a local file: add the results to it in place (--in-place) or write a "
                             "new file; a LINDI amendment references a remote file")
@@ -43,7 +42,7 @@ def amendment(source: Source, output: Path) -> Iterator[tuple[NWBHDF5IO, NWBFile
         raise NWBInputError(f"{source.text} is an NWB Zarr store; a LINDI amendment references an HDF5 file")
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial-{uuid4().hex[:8]}.lindi.tar")
-    cache = lindi.LocalCache(cache_dir=str(cache_root() / "lindi"))
+    cache = lindi.LocalCache(cache_dir=str(cache_folder(LINDI)))
     try:
         reference = lindi.LindiH5pyFile.from_hdf5_file(source.url, local_cache=cache)
         try:

@@ -42,6 +42,7 @@ from urllib.parse import unquote, urlparse
 
 import h5py
 
+from ..common.cache import STREAMS, cache_folder
 from . import filters  # noqa: F401  (registers hdf5plugin's filters before any file is opened)
 from .origin import results_origin
 from .stream import RemoteFile, SourceError, source_error_in
@@ -550,9 +551,7 @@ def _url_file_name(url: str) -> str:
 
 def stream_cache_dir() -> Path:
     """The on-disk block cache of streamed files: ``streams/`` in the package cache folder."""
-    from ..cascade.zoo import cache_root
-
-    return cache_root() / "streams"
+    return cache_folder(STREAMS)
 
 
 @contextlib.contextmanager
