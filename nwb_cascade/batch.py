@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 from tqdm.auto import tqdm
 
 from .common.errors import NWBCascadeError
+from .common.files import partial_files
+from .common.names import shortened
 from .dandi_layout import organized
 from .manifest import DONE, FAILED, PENDING, SKIPPED, Manifest, ManifestError, ManifestRow
 from .options import RunOptions, settings_of, with_overrides
@@ -410,8 +412,6 @@ def _what_it_is(path: Path) -> str:
 
 def _free_name(path: Path, tag: str) -> Path:
     """A name beside ``path`` that is free: ``<stem><tag><suffix>``, numbered when taken."""
-    from .nwb.names import shortened
-
     for number in range(1, 1000):
         name = shortened(path.stem, f"{tag}{number if number > 1 else ''}{path.suffix}")
         if not path.with_name(name).exists():
@@ -530,8 +530,6 @@ def _skip_without_traces(manifest: Manifest, todo: list[str], reasons: dict[str,
 
 def _remove_partials(target: Path) -> None:
     """Temporary files a killed task left behind for this output."""
-    from .nwb.write import partial_files
-
     for partial in partial_files(target):
         log.info("removing %s, left by an interrupted run", partial)
         partial.unlink(missing_ok=True)

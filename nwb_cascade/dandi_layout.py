@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from .common.errors import NWBCascadeError
+from .common.files import atomic_write
 from .common.version import __version__
 from .manifest import DONE, Manifest
 
@@ -365,10 +366,6 @@ def write_dandiset_yaml(folder: str | Path, facts: list[OutputFacts]) -> Path | 
               "# Before `dandi upload`: create the dandiset on https://dandiarchive.org, replace PLACEHOLDER by its\n"
               "# identifier (DANDI:xxxxxx), and enter name, description, license and the related resources in its\n"
               "# metadata there (the archive's metadata, not this file, is what gets published).\n")
-    partial = path.with_name(f".{DANDISET_FILE}.partial-{os.getpid()}")
-    try:
+    with atomic_write(path) as partial:
         partial.write_text(header + yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
     return path

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .common.errors import NWBCascadeError
+from .common.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -184,24 +185,19 @@ class Manifest:
         ManifestError
             The file cannot be written (a full disk, no permission); the manifest on disk is as before.
         """
-        partial = self.path.with_name(f".{MANIFEST_NAME}.partial-{os.getpid()}")
         try:
-            with open(partial, "w", newline="", encoding="utf-8") as handle:
+            with atomic_write(self.path) as partial, open(partial, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(FIELDS)
                 for row in self.rows.values():
                     writer.writerow([_format(getattr(row, name)) for name in FIELDS])
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(partial, self.path)
         except OSError as error:
             full = "the disk is full: " if error.errno in (errno.ENOSPC, errno.EDQUOT) else ""
             raise ManifestError(f"cannot write {self.path} ({full}{error.strerror or error}); the manifest on disk is "
                                 "as it was before this result: free some space (or fix the folder's permissions) and "
                                 "run the batch again, which takes up what is not recorded as done") from error
-        finally:
-            with contextlib.suppress(OSError):
-                partial.unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[Manifest]:

@@ -24,9 +24,8 @@ import itertools
 import json
 import logging
 import math
-import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +34,7 @@ import numpy as np
 
 from .batch import connect, default_workers
 from .common.errors import NWBCascadeError
+from .common.files import atomic_write
 from .manifest import DONE, MANIFEST_NAME, ManifestError, read_manifest
 
 if TYPE_CHECKING:
@@ -616,11 +616,8 @@ def _write_text(path: Path, text: str) -> Path:
     return _replace(path, lambda partial: partial.write_text(text, encoding="utf-8"))
 
 
-def _replace(path: Path, write: Any) -> Path:
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
+def _replace(path: Path, write: Callable[[Path], Any]) -> Path:
+    """``path`` written whole or not at all by ``write(partial)`` (:func:`~nwb_cascade.common.files.atomic_write`)."""
+    with atomic_write(path) as partial:
         write(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
     return path

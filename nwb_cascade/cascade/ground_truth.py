@@ -9,9 +9,7 @@ the original ones (with many more fields) are read.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from scipy.signal import resample
 from scipy.stats import invgauss
 
 from ..common.cache import data_root
+from ..common.files import atomic_folder
 from .download import fetch
 from .errors import DownloadError
 from .noise import noise_levels
@@ -297,15 +296,14 @@ def download_ground_truth(dest: str | Path | None = None, *, url: str = GROUND_T
     repository's archive) into ``dest`` (default: :func:`default_ground_truth_dir`).
 
     The archive is downloaded resumably and verified (size, and ``sha256`` when given, and
-    the zip's CRCs); only the dataset folders are unpacked, into a temporary folder that is
+    the zip's CRCs); only the dataset folders are unpacked, into a partial folder that is
     renamed into place when complete.
     """
     dest = Path(dest) if dest is not None else default_ground_truth_dir()
     dest.parent.mkdir(parents=True, exist_ok=True)
     archive = fetch(url, dest.parent / f".{dest.name}.zip", sha256=sha256, retries=retries, progress=progress)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
-        with zipfile.ZipFile(archive) as handle:
+        with zipfile.ZipFile(archive) as handle, atomic_folder(dest) as staging:
             if handle.testzip() is not None:
                 raise DownloadError(f"{url}: the archive fails its CRC check; download again")
             members = [m for m in handle.infolist() if f"/{GROUND_TRUTH_FOLDER}/" in f"/{m.filename}" and not m.is_dir()]
@@ -319,13 +317,9 @@ def download_ground_truth(dest: str | Path | None = None, *, url: str = GROUND_T
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with handle.open(member) as source, open(target, "wb") as sink:
                     shutil.copyfileobj(source, sink)
-        dataset_folders(staging)  # refuses an archive without dataset folders
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(staging, dest)
+            dataset_folders(staging)  # refuses an archive without dataset folders
     except zipfile.BadZipFile as error:
         raise DownloadError(f"{url}: the download is not a zip archive ({error})") from error
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
         archive.unlink(missing_ok=True)
     return dest

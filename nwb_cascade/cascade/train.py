@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from ..common.device import resolve_device
 from ..common.errors import NWBCascadeError
+from ..common.files import atomic_write
 from .errors import ModelError
 from .ground_truth import (
     added_noise_std,
@@ -437,9 +438,8 @@ class _Job:
         written = []
         for member, state in zip(self.members, states):
             target = self.folder / weight_file_name(self.level, member)
-            partial = target.with_suffix(".pth.partial")
-            torch.save(state, partial)
-            os.replace(partial, target)
+            with atomic_write(target) as partial:
+                torch.save(state, partial)
             written.append(target)
         return written
 

@@ -13,17 +13,18 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import yaml
 
 from ..common.cache import MODELS, cache_folder
+from ..common.files import atomic_folder
 from .download import fetch, sha256_of
 from .errors import DownloadError, ModelError
 from .model import CONFIG_FILE, CascadeModel, load_model_folder
@@ -158,22 +159,35 @@ def _unpack(zip_path: Path, target: Path, entry: ModelEntry) -> None:
             broken = archive.testzip()
             if broken is not None:
                 raise DownloadError(f"{entry.url}: {broken} in the zip fails its CRC check; download again")
-            staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=target.parent))
-            try:
+            with atomic_folder(target) as staging:
                 archive.extractall(staging)
-                root = _model_root(staging, entry)
-                load_model_folder(root)  # refuses a zip that holds no complete model
-                (root / DOWNLOAD_RECORD).write_text(
+                _keep_only(_model_root(staging, entry), staging)
+                load_model_folder(staging)  # refuses a zip that holds no complete model
+                (staging / DOWNLOAD_RECORD).write_text(
                     json.dumps({"url": entry.url, "sha256": checksum, "size": zip_path.stat().st_size, "time": time.time()})
                 )
-                if target.exists():
-                    shutil.rmtree(target)
-                os.replace(root, target)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
     except zipfile.BadZipFile as error:
         raise DownloadError(f"{entry.url}: the download is not a zip file ({error}); the link may be wrong") from error
     log.info("model %s saved in %s", entry.name, target)
+
+
+def _keep_only(root: Path, staging: Path) -> None:
+    """Make ``staging`` hold what its subfolder ``root`` holds, and nothing else (a zip of a folder, perhaps beside
+    macOS's ``__MACOSX``)."""
+    if root == staging:
+        return
+    aside = staging / f".model-{uuid4().hex[:8]}"
+    os.replace(root, aside)
+    for entry in staging.iterdir():
+        if entry == aside:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    for entry in aside.iterdir():
+        os.replace(entry, staging / entry.name)
+    aside.rmdir()
 
 
 def _model_root(staging: Path, entry: ModelEntry) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..common.errors import NWBCascadeError
+from ..common.files import atomic_write
 from .network import WIDTHS, UNet3D
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,9 @@ class Denoiser:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {key: value.detach().cpu() for key, value in self.network.state_dict().items()}
-        partial = path.with_name(f".{path.name}.partial")
-        torch.save({"format": FORMAT, "version": FORMAT_VERSION, "settings": self.settings.to_dict(),
-                    "state_dict": state}, partial)
-        partial.replace(path)
+        with atomic_write(path) as partial:
+            torch.save({"format": FORMAT, "version": FORMAT_VERSION, "settings": self.settings.to_dict(),
+                        "state_dict": state}, partial)
         self.path = path
         log.info("saved denoiser checkpoint %s", path)
         return path

@@ -50,7 +50,8 @@ from pathlib import Path
 import h5py
 
 from ..common.errors import Interrupted, NWBCascadeError
-from .names import sidecar, sidecars
+from ..common.files import process_alive
+from ..common.names import sidecar, sidecars
 from .open import open_hdf5
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class LockedError(NWBWriteError):
 
 
 def lock_path(path: Path) -> Path:
-    """The lock file of ``path`` (:mod:`nwb_cascade.nwb.names`: ``.<name>.nwb-cascade.lock``)."""
+    """The lock file of ``path`` (:mod:`nwb_cascade.common.names`: ``.<name>.nwb-cascade.lock``)."""
     return sidecar(path, LOCK_SUFFIX)
 
 
@@ -83,17 +84,6 @@ def new_copy_path(path: Path) -> Path:
 def copies_of(path: Path) -> list[Path]:
     """Private copies that runs amending ``path`` have made (live or left by interrupted runs), by exact name."""
     return sidecars(path, re.escape(COPY_INFIX) + r"[0-9a-f]{8}\.tmp")
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process of this host runs under ``pid``."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _owner_alive(record: dict) -> bool:

@@ -16,14 +16,13 @@ HDF5-only filters (shuffle, fletcher32).
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import uuid4
 
 from pynwb import NWBHDF5IO, NWBFile
 
 from ..common.cache import LINDI, cache_folder
+from ..common.files import atomic_write
 from .read import NWBInputError
 from .sources import Source
 
@@ -41,9 +40,8 @@ def amendment(source: Source, output: Path) -> Iterator[tuple[NWBHDF5IO, NWBFile
     if source.zarr:
         raise NWBInputError(f"{source.text} is an NWB Zarr store; a LINDI amendment references an HDF5 file")
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(f".{output.name}.partial-{uuid4().hex[:8]}.lindi.tar")
     cache = lindi.LocalCache(cache_dir=str(cache_folder(LINDI)))
-    try:
+    with atomic_write(output) as partial:  # keeps the ending .lindi.tar, which LINDI goes by
         reference = lindi.LindiH5pyFile.from_hdf5_file(source.url, local_cache=cache)
         try:
             reference.write_lindi_file(str(partial))
@@ -55,6 +53,3 @@ def amendment(source: Source, output: Path) -> Iterator[tuple[NWBHDF5IO, NWBFile
             yield io, io.read()
         finally:
             io.close()  # writes lindi.json into the tar
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)

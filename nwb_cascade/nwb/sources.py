@@ -43,6 +43,7 @@ from urllib.parse import unquote, urlparse
 import h5py
 
 from ..common.cache import STREAMS, cache_folder
+from ..common.names import is_partial
 from . import filters  # noqa: F401  (registers hdf5plugin's filters before any file is opened)
 from .origin import results_origin
 from .stream import RemoteFile, SourceError, source_error_in
@@ -447,7 +448,7 @@ def _not_a_session(path: Path, *, in_folder: bool) -> str | None:
         if error.errno == errno.ELOOP or path.is_symlink():
             return _unreadable(path, error)
         return None  # missing: its run says so
-    if is_partial_output(path.name):
+    if is_partial(path.name):
         return "a partial output of an interrupted nwb-cascade run (removed by the next run for its output)"
     if in_folder and path.name.startswith("."):
         return "a hidden file (temporary files, macOS's ._ files); name it on its own to run on it"
@@ -457,11 +458,6 @@ def _not_a_session(path: Path, *, in_folder: bool) -> str | None:
             made_from = f" computed from {origin.source_url}" if origin.source_url else ""
             return f"an nwb-cascade output (results{made_from}), not a session"
     return None
-
-
-def is_partial_output(name: str) -> bool:
-    """Whether ``name`` is that of a temporary file of a new output (``.<stem>.partial-<host>-<pid>-<hex>.nwb``)."""
-    return re.fullmatch(r"\..+\.partial-.+-\d+-[0-9a-f]{8}\.nwb", name) is not None
 
 
 def identify(source: Source, *, checksum: bool = False) -> str:

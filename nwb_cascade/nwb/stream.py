@@ -50,7 +50,6 @@ import logging
 import os
 import re
 import shutil
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,6 +60,7 @@ from urllib.parse import urlparse
 import requests
 
 from ..common.errors import NWBCascadeError
+from ..common.files import atomic_write
 from ..common.retry import retrying
 
 log = logging.getLogger(__name__)
@@ -356,12 +356,10 @@ class RemoteFile(io.RawIOBase):
         self.from_cache.discard(index)
         self._remember(index, data)
         if self._folder is not None:
-            partial = self._folder / f".{index}.{os.getpid()}.{threading.get_ident()}.part"  # writers may race
             try:
-                partial.write_bytes(data)
-                os.replace(partial, self._folder / str(index))
+                with atomic_write(self._folder / str(index)) as partial:  # writers may race: each its own partial
+                    partial.write_bytes(data)
             except OSError as error:  # a full disk: the cache is only a cache
-                partial.unlink(missing_ok=True)
                 log.warning("cannot keep block %d of %s in the stream cache (%s)", index, self.url, error)
 
     def forget(self) -> int:
@@ -633,11 +631,9 @@ def _describe_folder(folder: Path, url: str, identity: Identity, block_size: int
     description = folder / "source.json"
     if description.exists():
         return
-    with contextlib.suppress(OSError):
-        partial = folder / f".source.json.{os.getpid()}.{threading.get_ident()}"
+    with contextlib.suppress(OSError), atomic_write(description) as partial:
         partial.write_text(json.dumps({"url": url, "size": identity.size, "etag": identity.etag,
                                        "last_modified": identity.last_modified, "block_size": block_size}))
-        os.replace(partial, description)
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from pynwb import NWBFile
 
 from dataclasses import dataclass
 
+from ..common.names import shortened
 from .inplace import NWBWriteError, amended
-from .names import shortened
 from .read import NWBInputError, session_ids
 from .sources import Source, SourceError, file_name, is_local, stem
 from .write import remove_groups
@@ -83,7 +83,7 @@ def output_name(source: str | Path | Source, kind: str = "cascade", extension: s
     """The file name of the ``kind`` of output of ``source``: ``<stem>.<kind><extension>``
     (``sub-1_ses-2_ophys.nwb`` -> ``sub-1_ses-2_ophys.cascade.nwb``), named after the file, never after its
     folders or a URL's query; an empty ``kind`` gives ``<stem><extension>``.  A name longer than a file
-    name may be is cut short and given a hash of the whole (:func:`~nwb_cascade.nwb.names.shortened`)."""
+    name may be is cut short and given a hash of the whole (:func:`~nwb_cascade.common.names.shortened`)."""
     return shortened(stem(file_name(source)), f"{'.' + kind if kind else ''}{extension}")
 
 

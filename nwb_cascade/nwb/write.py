@@ -11,9 +11,6 @@ name and renamed when complete.
 from __future__ import annotations
 
 import logging
-import os
-import re
-import socket
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -42,16 +39,15 @@ from pynwb.ophys import (
 
 from ..cascade import CascadeModel, spike_times
 from ..cascade.inference import threshold_mode
+from ..common.files import atomic_write, partial_files
 from ..common.version import __version__
 from .extension import CascadeDiscreteSpikes, CascadeResults, CascadeSpikeRates
-from .inplace import checkpoint, compact, ensure_free_space, process_alive
-from .names import sidecar, sidecars
+from .inplace import checkpoint, compact, ensure_free_space
 from .read import DFF, SeriesInfo
 
 log = logging.getLogger(__name__)
 
 MODULE = "cascade"
-PARTIAL_INFIX = ".partial-"  # temporary files of new outputs: .<stem>.partial-<host>-<pid>-<random>.nwb (names.py)
 MODULE_DESCRIPTION = "Spike inference with Cascade (nwb-cascade)"
 #: Target size of one compressed HDF5 chunk.
 CHUNK_BYTES = 4 << 20
@@ -306,38 +302,11 @@ def write_new_file(target: NWBFile, output: Path, needed_bytes: int = 0) -> Path
         log.info("removing %s, left by an interrupted run", stale)
         stale.unlink(missing_ok=True)
     ensure_free_space(output.parent, needed_bytes, str(output))
-    partial = sidecar(output.with_name(output.stem),
-                      f"{PARTIAL_INFIX}{_host()}-{os.getpid()}-{uuid4().hex[:8]}.nwb")
-    try:
+    with atomic_write(output) as partial:
         with NWBHDF5IO(str(partial), "w") as io:
             io.write(target)
         checkpoint("partial-written")
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)
     return output
-
-
-def partial_files(output: Path, *, stale_only: bool = False) -> list[Path]:
-    """Temporary files of :func:`write_new_file` calls for ``output``: all, or only those whose process is gone
-    (``.<stem>.partial-<host>-<pid>-<random>.nwb``; a name without host and pid counts as gone)."""
-    output = Path(output)
-    stem = output.with_name(output.stem)
-    found = sidecars(stem, re.escape(PARTIAL_INFIX) + r".*\.nwb")  # by exact name: never a glob of the user's name
-    if not stale_only:
-        return found
-    stale = []
-    prefix = len(sidecar(stem, "").name)
-    for path in found:
-        match = re.fullmatch(rf"{re.escape(PARTIAL_INFIX)}(.+)-(\d+)-[0-9a-f]{{8}}\.nwb", path.name[prefix:])
-        if match is None or match.group(1) != _host() or not process_alive(int(match.group(2))):
-            stale.append(path)
-    return stale
-
-
-def _host() -> str:
-    """This host's name as partial files carry it (at most 64 characters, as on Linux)."""
-    return socket.gethostname()[:64]
 
 
 def _plain(value: Any) -> Any:
