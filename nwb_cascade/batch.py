@@ -279,9 +279,9 @@ def plan_outputs(sessions: Sequence[str], out: Path) -> dict[str, Path]:
 
 
 def _absolute(source: str) -> str:
-    if "://" in source or source.upper().startswith("DANDI:"):
-        return source
-    return str(Path(source).resolve())
+    from .nwb.sources import is_local
+
+    return str(Path(source).resolve()) if is_local(source) else source
 
 
 def _model_for_workers(model: str | Path | None) -> str | None:
@@ -373,12 +373,12 @@ def _own_output(path: Path, source: str, identities: dict[str, str]) -> bool:
 
 def _made_from(origin: Any, source: str, identities: dict[str, str]) -> bool:
     """Whether results of ``origin`` (:class:`~nwb_cascade.nwb.origin.Origin`) were computed from ``source``."""
-    from .nwb.sources import is_local
+    from .nwb.sources import is_dandi, is_local
 
     if is_local(source):
         return origin.source_url == str(Path(source).resolve())
     asset = dict(word.partition("=")[::2] for word in identities.get(source, "").split()).get("asset")
-    if asset is None and origin.asset_id and source.upper().startswith("DANDI:"):
+    if asset is None and origin.asset_id and is_dandi(source):
         asset = _asset_of(source)
     if asset and origin.asset_id:
         return origin.asset_id == asset

@@ -6,7 +6,8 @@ A source is named by a string:
 - an http(s) URL of the file itself: ``https://dandiarchive.s3.amazonaws.com/blobs/...``;
 - a DANDI asset: ``DANDI:000728/sub-.../file.nwb``, optionally with ``@VERSION`` at the end
   (``@0.240827.1809``, ``@draft``; default: the most recent published version, else the draft),
-  a DANDI web URL (``https://dandiarchive.org/dandiset/000728/draft/files?location=sub-.../file.nwb``)
+  a DANDI web URL (``https://dandiarchive.org/dandiset/000728/draft/files?location=sub-.../file.nwb``),
+  a ``dandi://DANDI/000728@draft/sub-.../file.nwb`` identifier,
   or an API URL (``https://api.dandiarchive.org/api/assets/<asset id>/download/``, also
   with ``dandisets/<id>/versions/<version>/`` before ``assets``).
 
@@ -52,11 +53,19 @@ log = logging.getLogger(__name__)
 
 DANDI_API_URL = "https://api.dandiarchive.org/api"
 
+#: A URL of any scheme (``https://``, ``s3://``): never a local path.
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+#: A URL this package reads (streamed).
+_HTTP_URL = re.compile(r"^https?://", re.IGNORECASE)
 _DANDI_ID = r"(?P<dandiset>\d{6})"
 _VERSION = r"(?:draft|\d+\.\d+\.\d+)"
 _DANDI_REFERENCE = re.compile(
     rf"^DANDI:{_DANDI_ID}(?:@(?P<version>{_VERSION}))?(?:/(?P<path>.+?))?(?:@(?P<path_version>{_VERSION}))?/?$",
     re.IGNORECASE,
+)
+#: The dandi client's resource identifiers: ``dandi://DANDI/000728@draft/sub-.../file.nwb``.
+_DANDI_URI = re.compile(
+    rf"^dandi://DANDI/{_DANDI_ID}(?:@(?P<version>{_VERSION}))?(?:/(?P<path>.+?))?/?$", re.IGNORECASE
 )
 _DANDI_WEB = re.compile(
     rf"^https?://(?:www\.|gui\.)?dandiarchive\.org/(?:#/)?dandiset/{_DANDI_ID}(?:/(?P<version>{_VERSION}))?"
@@ -152,6 +161,8 @@ def _parse_dandi(text: str) -> _DandiReference | None:
     if match := _DANDI_REFERENCE.match(text):
         return _DandiReference(dandi_api_url(), match["dandiset"], match["version"] or match["path_version"],
                                match["path"])
+    if match := _DANDI_URI.match(text):
+        return _DandiReference(dandi_api_url(), match["dandiset"], match["version"], match["path"])
     if match := _DANDI_WEB.match(text):
         # a literal "+" stays "+" (asset paths hold many: behavior+ophys), so no form decoding
         fields = dict(part.partition("=")[::2] for part in (match["query"] or "").split("&") if part)
@@ -208,8 +219,10 @@ def resolve(text: str | Path) -> Source:
     reference = _parse_dandi(text)
     if reference is not None:
         return _resolve_dandi(text, reference)
-    if re.match(r"^https?://", text, re.IGNORECASE):
+    if _HTTP_URL.match(text):
         return Source(text=text, url=text)
+    if _URL.match(text):
+        raise SourceError(f"{text}: not a source nwb-cascade reads: a local path, an http(s) URL or a DANDI asset")
     return _local(Path(text))
 
 
@@ -520,7 +533,7 @@ def file_name(source: str | Path | Source) -> str:
     reference = _parse_dandi(text)
     if reference is not None and reference.path:
         return Path(reference.path).name
-    if re.match(r"^https?://", text, re.IGNORECASE):
+    if _URL.match(text):
         return _url_file_name(text)
     return Path(text).name
 
@@ -533,11 +546,18 @@ def stem(name: str) -> str:
 
 
 def is_local(source: str | Path | Source) -> bool:
-    """Whether ``source`` names a local file (not a URL or a DANDI asset); no network is used."""
+    """Whether ``source`` names a local file or folder, not a URL (of any scheme) or a DANDI asset or dandiset; no
+    network is used.  The one place that tells local from remote sources."""
     if isinstance(source, Source):
         return not source.remote
-    text = str(source)
-    return _parse_dandi(text) is None and not re.match(r"^https?://", text, re.IGNORECASE)
+    if isinstance(source, Path):
+        return True
+    return not _URL.match(source) and _parse_dandi(source) is None
+
+
+def is_dandi(text: str | Path) -> bool:
+    """Whether ``text`` names a DANDI asset or dandiset (in any form :func:`resolve` reads); no network is used."""
+    return not isinstance(text, Path) and _parse_dandi(text) is not None
 
 
 def _url_file_name(url: str) -> str:
