@@ -35,11 +35,13 @@ from .common.errors import NWBCascadeError
 from .common.files import partial_files
 from .common.names import shortened
 from .dandi_layout import organized
-from .manifest import DONE, FAILED, PENDING, SKIPPED, Manifest, ManifestError, ManifestRow
+from .manifest import DONE, FAILED, PENDING, RESULT_FIELDS, SKIPPED, Manifest, ManifestError, ManifestRow
 from .options import RunOptions, settings_of, with_overrides
 
 if TYPE_CHECKING:
     from distributed import Client, Future
+
+    from .spike_inference import RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -810,9 +812,17 @@ def run_session(source: str, output: str, options: RunOptions, checksum: bool = 
         log.info("%s failed", source, exc_info=True)  # the traceback, for the worker's log
         return {"status": FAILED, "error": f"{type(error).__name__}: {error}", "details": traceback.format_exc(),
                 "worker": worker, "seconds": time.perf_counter() - start, "finished": _now(), "source_id": source_id}
-    return {**summary.record(), "status": DONE, "seconds": time.perf_counter() - start, "worker": worker,
+    return {**manifest_values(summary), "status": DONE, "seconds": time.perf_counter() - start, "worker": worker,
             "finished": _now(), "error": "", "source_id": source_id, "output_id": _output_identity(Path(output)),
             "settings": settings_of(options)}
+
+
+def manifest_values(summary: RunSummary) -> dict[str, Any]:
+    """The manifest's result columns (:data:`~nwb_cascade.manifest.RESULT_FIELDS`) of a finished run, from its
+    :class:`~nwb_cascade.spike_inference.RunSummary` (``output`` as a file name)."""
+    values = {name: getattr(summary, name) for name in RESULT_FIELDS}
+    values["output"] = Path(summary.output).name
+    return values
 
 
 def _worker_address() -> str:

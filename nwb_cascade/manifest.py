@@ -100,7 +100,8 @@ class ManifestRow:
 
 
 FIELDS = tuple(field.name for field in dataclasses.fields(ManifestRow))
-#: The columns that describe a finished run: the names of :class:`nwb_cascade.spike_inference.RunSummary`'s record.
+#: The columns that describe a finished run: fields of :class:`nwb_cascade.spike_inference.RunSummary`, taken by
+#: :func:`nwb_cascade.batch.manifest_values`.
 RESULT_FIELDS = ("output", "planes", "series", "rois", "frames", "frame_rate", "noise_median", "noise_min",
                  "noise_max", "model", "spikes", "seconds")
 _TYPES = {field.name: field.type for field in dataclasses.fields(ManifestRow)}

@@ -37,7 +37,6 @@ from .cascade import discrete_spikes as fit_spikes
 from .cascade.errors import NoiseLevelError
 from .cascade.indicators import choose_model
 from .cascade.model import ACCURACY_MEASURES
-from .manifest import RESULT_FIELDS
 from .options import RunOptions, with_overrides
 from .common.device import resolve_device
 from .nwb.inplace import NWBWriteError, ensure_free_space
@@ -107,7 +106,8 @@ class PlaneSummary:
 
 @dataclass
 class RunSummary:
-    """What one run did; its summary fields are named as the batch manifest's columns (:func:`record`).
+    """What one run did; its summary fields are named as the batch manifest's columns
+    (:func:`nwb_cascade.batch.manifest_values`).
 
     Over several planes: ROIs are summed, the frame count and rate are the first plane's (planes
     of one session share them), noise statistics are over all ROIs, and the series, containers and
@@ -171,12 +171,6 @@ class RunSummary:
     def spikes(self) -> int | None:
         counts = [plane.spikes for plane in self.per_plane]
         return None if any(count is None for count in counts) else int(sum(counts))
-
-    def record(self) -> dict[str, Any]:
-        """The manifest's result columns of this run (``output`` as a file name)."""
-        values = {name: getattr(self, name) for name in RESULT_FIELDS}
-        values["output"] = Path(self.output).name
-        return values
 
     def describe(self) -> str:
         """Lines about the run, for the command line: one per plane."""

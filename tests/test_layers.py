@@ -12,7 +12,7 @@ LAYERS = {
     "nwb": {"common", "cascade", "denoise"},
     "manifest": {"common"},
     "options": {"common", "cascade"},  # the verbs' options (cascade only lazily: the command line starts fast)
-    "spike_inference": {"common", "cascade", "nwb", "manifest", "options"},
+    "spike_inference": {"common", "cascade", "nwb", "options"},
     "denoising": {"common", "denoise", "nwb", "options"},
     "plot": {"common", "cascade", "nwb"},
     "synthetic": {"common", "cascade"},
