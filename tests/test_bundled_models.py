@@ -63,3 +63,21 @@ def test_a_bundled_accuracy_table_is_measured_only_on_data_the_model_did_not_see
     assert scored and trained and not scored & trained
     assert list(model.accuracy.noise_levels) == list(range(1, 10))
     assert np.all((model.accuracy.correlation > 0) & (model.accuracy.correlation <= 1))
+
+
+def test_the_training_recipe_names_its_models_as_shipped():
+    """examples/train_default_models.py rebuilds exactly the bundled models: same names, rates and smoothing."""
+    import importlib.util
+    from pathlib import Path
+
+    from nwb_cascade.cascade.model import read_config
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "train_default_models.py"
+    spec = importlib.util.spec_from_file_location("train_default_models", script)
+    recipes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipes)
+    bundled = Path(__file__).resolve().parents[1] / "nwb_cascade" / "cascade" / "models"
+    assert sorted(recipes.RECIPES) == sorted(path.name for path in bundled.iterdir() if path.is_dir())
+    for name, (rate, smoothing, _datasets, _levels) in recipes.RECIPES.items():
+        config = read_config(bundled / name / "config.yaml")
+        assert (config["sampling_rate"], config["smoothing"]) == (rate, smoothing), name
