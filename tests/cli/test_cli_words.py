@@ -78,6 +78,17 @@ def test_verbose_before_or_after_the_command(nwb_copy, tmp_path):
     assert quiet.returncode == 0 and "INFO" not in quiet.stderr
 
 
+@pytest.mark.slow  # a subprocess
+def test_threshold_off_speaks_no_python_warning(nwb_copy, tmp_path):
+    """``--threshold off`` keeps the raw output in the rates; the discrete spikes explain what is above 0, and
+    the command says nothing about ``predict(..., threshold=0)``."""
+    done = subprocess.run([sys.executable, "-c", "from nwb_cascade.cli import run; run()", "infer",
+                           str(nwb_copy("visual_coding")), "--threshold", "off", "-o", str(tmp_path / "out.nwb")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "predict(" not in done.stderr, done.stderr
+
+
 @pytest.mark.slow  # subprocesses
 @pytest.mark.parametrize(("arguments", "message"), [
     (["infer", "{file}", "--device", "foo", "-o", "{tmp}/x.nwb"], "error: 'foo' is not a device"),
