@@ -1,14 +1,20 @@
-"""DANDI addresses as users paste them, read by dandi's parser without the network; one line for a malformed one."""
+"""DANDI addresses as users paste them, read by dandi's parser without the network; one line for a malformed one;
+an archive that cannot be reached named in one line, in seconds."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
 from nwb_cascade.nwb.sources import (DANDI_API_URL, DandiAddressError, SourceError, _parse_dandi, file_name,
                                      is_dandiset, is_local, list_assets, resolve)
+
+from .http_server import unused_port_url
 
 ASSET = "a5a1d5f8-3c12-4c7e-8b51-4e3e4f0b7c11"
 FILE = "sub-1/sub-1_ses-2_behavior+image+ophys.nwb"
@@ -124,3 +130,19 @@ def test_a_pattern_or_a_place_inside_a_zarr_asset_is_refused_with_what_to_give(o
         _parse_dandi(glob)
     with pytest.raises(DandiAddressError, match="not a dandiset"):
         list_assets(f"DANDI:000728/{FILE}")
+
+
+@pytest.mark.slow  # a subprocess
+def test_dandi_ls_without_the_archive_fails_in_seconds_with_one_line(tmp_path):
+    """`nwb-cascade dandi ls` when the archive cannot be reached: one line saying so and what to do, in seconds (it
+    took a minute of dandi's retries and printed four tracebacks)."""
+    env = {**os.environ, "NWB_CASCADE_DANDI_API_URL": f"{unused_port_url()}/api", "NWB_CASCADE_CACHE": str(tmp_path)}
+    start = time.monotonic()
+    command = [sys.executable, "-c", "from nwb_cascade.cli import run; run()", "dandi", "ls", "DANDI:000728"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    spent = time.monotonic() - start
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("error: cannot reach the DANDI archive at http://127.0.0.1:"), lines
+    assert "connection was refused" in lines[0] and "$NWB_CASCADE_DANDI_API_URL" in lines[0], lines
+    assert spent < 20, spent

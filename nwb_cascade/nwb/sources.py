@@ -15,7 +15,8 @@ A source is named by a string:
 DANDI assets are resolved with the ``dandi`` client to their content URL (redirects
 followed, query stripped, except for embargoed assets, whose signed URL needs it);
 public assets need no token, embargoed ones read the user's ``DANDI_API_KEY``.  The API
-is ``https://api.dandiarchive.org/api`` unless ``$NWB_CASCADE_DANDI_API_URL`` names another.
+is ``https://api.dandiarchive.org/api`` unless ``$NWB_CASCADE_DANDI_API_URL`` names another; an API that
+cannot be reached is named in one line within seconds, before the dandi client's minute of retries.
 
 Remote HDF5 files are streamed, never downloaded whole, by :class:`~nwb_cascade.nwb.stream.RemoteFile`
 (block cache, timeouts, retries, the file's identity checked); NWB Zarr stores are read by hdmf-zarr.
@@ -45,10 +46,12 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import h5py
+import requests
 
+from ..common.retry import retrying
 from . import filters  # noqa: F401  (registers hdf5plugin's filters before any file is opened)
 from .origin import results_origin
-from .stream import RemoteFile, SourceError, source_error_in
+from .stream import USER_AGENT, RemoteFile, Settings, SourceError, source_error_in
 
 log = logging.getLogger(__name__)
 
@@ -336,16 +339,99 @@ def is_dandiset(text: str) -> bool:
     return reference is not None and reference.path is None and reference.asset_id is None
 
 
-def _dandi_client(api_url: str) -> Any:
-    """A dandi API client, authenticated when ``DANDI_API_KEY`` is set."""
-    os.environ.setdefault("DANDI_NO_ET", "1")  # the dandi client's version check phones home; not ours to make
-    from dandi.dandiapi import DandiAPIClient
+#: Tries of the first request to a DANDI API (``/info/``), which tells an archive that cannot be reached (no network,
+#: a name that does not resolve, a refused connection) in a few seconds, before dandi's client retries for a minute.
+REACH_ATTEMPTS = 3
+REACH_BACKOFF = 0.5
+_REACHED: set[str] = set()
 
+
+def _dandi_client(api_url: str) -> Any:
+    """A dandi API client, authenticated when ``DANDI_API_KEY`` is set, for an API that answers.
+
+    The API is asked for its ``/info/`` first (a few tries, a few seconds: :data:`REACH_ATTEMPTS`), once per
+    process; the client is made without dandi's own look-up of the server, and its requests time out (the
+    connect and read timeouts of :class:`~nwb_cascade.nwb.stream.Settings`).
+
+    Raises
+    ------
+    SourceError
+        When the API cannot be reached: one line, with what to do.
+    """
+    os.environ.setdefault("DANDI_NO_ET", "1")  # the dandi client's version check phones home; not ours to make
+    from dandi.consts import DandiInstance, known_instances, known_instances_rev
+
+    settings = Settings.from_environment()
+    _reach(api_url, settings)
+    name = known_instances_rev.get(api_url)
+    instance = known_instances[name] if name else DandiInstance(name=urlparse(api_url).netloc, gui=None, api=api_url)
     token = os.environ.get("DANDI_API_KEY") or None
     try:
-        return DandiAPIClient(api_url=api_url, token=token)
+        return _client_class()(dandi_instance=instance, token=token,
+                               timeout=(settings.connect_timeout, settings.read_timeout))
     except Exception as error:
         raise SourceError(_dandi_message(error, f"cannot reach the DANDI API at {api_url}")) from error
+
+
+@functools.cache
+def _client_class() -> type:
+    """dandi's ``DandiAPIClient`` whose requests time out (dandi's wait for an answer for ever)."""
+    from dandi.dandiapi import DandiAPIClient
+
+    class Client(DandiAPIClient):
+        def __init__(self, *args: Any, timeout: tuple[float, float], **kwargs: Any) -> None:
+            self._timeout = timeout  # before dandi's __init__, whose authentication makes a request
+            super().__init__(*args, **kwargs)
+
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("timeout", self._timeout)
+            return super().request(*args, **kwargs)
+
+    return Client
+
+
+def _reach(api_url: str, settings: Settings) -> None:
+    """Ask the API at ``api_url`` for its ``/info/``: any answer but a server error will do.
+
+    Raises
+    ------
+    SourceError
+        When no answer came after :data:`REACH_ATTEMPTS` tries (within the connect timeout, waits included).
+    """
+    if api_url in _REACHED:
+        return
+
+    def ask() -> None:
+        response = requests.get(f"{api_url}/info/", timeout=(settings.connect_timeout, settings.read_timeout),
+                                headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+        if response.status_code >= 500:
+            response.raise_for_status()
+
+    def give_up(error: Exception, tries: int, spent: float) -> SourceError:
+        return SourceError(
+            f"cannot reach the DANDI archive at {api_url} ({_network_reason(error, settings)}; {tries} "
+            f"tr{'y' if tries == 1 else 'ies'} in {spent:.1f} s): check the network connection and try again; "
+            "an archive elsewhere (a mirror, a local server) is named by $NWB_CASCADE_DANDI_API_URL")
+
+    retrying(ask, f"reaching the DANDI API at {api_url}", attempts=REACH_ATTEMPTS, backoff=REACH_BACKOFF,
+             deadline=settings.connect_timeout, give_up=give_up, level=logging.INFO,
+             permanent=lambda error: not isinstance(error, requests.RequestException))
+    _REACHED.add(api_url)
+
+
+def _network_reason(error: Exception, settings: Settings) -> str:
+    """Why a request got no answer, in a few words."""
+    text = str(error)
+    host = urlparse(getattr(getattr(error, "request", None), "url", None) or "").hostname
+    if isinstance(error, requests.Timeout):
+        return f"no answer within {settings.connect_timeout:g} s"
+    if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
+        return f"the name {host or 'of its server'} does not resolve: no network, or no DNS"
+    if "Connection refused" in text:
+        return "the connection was refused: nothing listens there"
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return f"the server answered {error.response.status_code} {error.response.reason}"
+    return f"{type(error).__name__}: {text}"
 
 
 def _dandi_message(error: Exception, what: str) -> str:
