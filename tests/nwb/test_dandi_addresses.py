@@ -14,7 +14,7 @@ import pytest
 from nwb_cascade.nwb.sources import (DANDI_API_URL, DandiAddressError, SourceError, _parse_dandi, file_name,
                                      is_dandiset, is_local, list_assets, resolve)
 
-from .http_server import unused_port_url
+from ..http_server import unused_port_url
 
 ASSET = "a5a1d5f8-3c12-4c7e-8b51-4e3e4f0b7c11"
 FILE = "sub-1/sub-1_ses-2_behavior+image+ophys.nwb"
