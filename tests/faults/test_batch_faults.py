@@ -25,7 +25,7 @@ from nwb_cascade.manifest import DONE, ERROR_CHARS, FAILED, PENDING, read_manife
 from nwb_cascade.nwb.inplace import copies_of, lock_path
 
 from ..conftest import MODEL_DIR, assert_rates_close, h5_snapshot, need
-from .test_faults import RESULTS, assert_whole, cli, in_place, no_leftovers, wait_for_phase
+from .test_faults import RESULTS, assert_whole, cli, fill, in_place, no_leftovers, wait_for_phase
 
 pytestmark = pytest.mark.slow  # real processes, clusters and servers
 
@@ -493,27 +493,6 @@ def test_workers_that_die_while_the_cluster_starts(tmp_path, allen_traces, kills
     assert [row.status for row in read_manifest(out / "manifest.csv")] == [PENDING]
     code, stdout, stderr = finish(batch_cli(folder, out=out))
     assert code == 0 and "| done | 1 |" in stdout, stderr
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A tmpfs of 48 MB (root only: mount needs it)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount)], capture_output=True,
-                          text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"a small tmpfs cannot be mounted here (needs root): {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(folder: Path, leave: int) -> Path:
-    from .test_faults import fill as fill_to
-
-    return fill_to(folder, leave)
 
 
 def test_a_full_output_disk_is_one_line_per_session_and_the_batch_goes_on(tmp_path, allen_traces, small_disk):

@@ -231,21 +231,6 @@ def test_partial_outputs_of_killed_runs_are_removed_by_the_next_run(session, tmp
 # A full disk
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A tmpfs of 48 MB at tmp_path/disk (root only: mount needs it)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount)], capture_output=True,
-                          text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"a small tmpfs cannot be mounted here (needs root): {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def fill(folder: Path, leave: int) -> Path:
     """Fill ``folder``'s file system until ``leave`` bytes are free."""
     filler = folder / "filler"
