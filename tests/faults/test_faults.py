@@ -178,11 +178,13 @@ def test_a_version_3_superblock_file_is_never_left_marked_open(tmp_path, allen_t
 def test_two_writers_without_hdf5_locking_cannot_both_succeed(session, tmp_path):
     record = tmp_path / "phases.txt"
     env = {"HDF5_USE_FILE_LOCKING": "FALSE"}
-    first = in_place(session, env={**env, "NWB_CASCADE_PAUSE_AT": "copied", "NWB_CASCADE_PAUSE_SECONDS": "3",
+    resume = tmp_path / "resume"
+    first = in_place(session, env={**env, "NWB_CASCADE_PAUSE_AT": "copied", "NWB_CASCADE_RESUME_WHEN": str(resume),
                                    "NWB_CASCADE_PHASES": str(record)})
     wait_for_phase(record, "copied", first)
     second = in_place(session, "--overwrite", env=env)
     _, stderr = second.communicate(timeout=120)
+    resume.touch()  # the first goes on only once the second has ended, however slowly the second started
     assert second.returncode == 2 and "another nwb-cascade run (process" in stderr and "is changing" in stderr
     assert first.wait(timeout=300) == 0
     with h5py.File(session, "r") as handle:
@@ -193,12 +195,14 @@ def test_two_writers_without_hdf5_locking_cannot_both_succeed(session, tmp_path)
 
 def test_a_file_changed_by_another_program_meanwhile_is_not_replaced(session, tmp_path):
     record = tmp_path / "phases.txt"
-    run = in_place(session, env={"NWB_CASCADE_PAUSE_AT": "written", "NWB_CASCADE_PAUSE_SECONDS": "3",
+    resume = tmp_path / "resume"
+    run = in_place(session, env={"NWB_CASCADE_PAUSE_AT": "written", "NWB_CASCADE_RESUME_WHEN": str(resume),
                                  "NWB_CASCADE_PHASES": str(record), "HDF5_USE_FILE_LOCKING": "FALSE"})
     wait_for_phase(record, "written", run)
     with h5py.File(session, "r+") as handle:  # another program writes to the file
         handle.attrs["note"] = "changed by someone else"
     changed = h5_snapshot(session)
+    resume.touch()
     _, stderr = run.communicate(timeout=120)
     assert run.returncode == 2 and "changed while this run worked on it" in stderr
     assert h5_snapshot(session) == changed and no_leftovers(session)
@@ -271,10 +275,12 @@ def test_a_disk_that_fills_up_mid_write_never_damages_the_file(session, small_di
     shutil.copyfile(session, path)
     before = h5_snapshot(path)
     record = tmp_path / "phases.txt"
-    run = in_place(path, env={"NWB_CASCADE_PAUSE_AT": phase, "NWB_CASCADE_PAUSE_SECONDS": "2",
+    resume = tmp_path / "resume"
+    run = in_place(path, env={"NWB_CASCADE_PAUSE_AT": phase, "NWB_CASCADE_RESUME_WHEN": str(resume),
                               "NWB_CASCADE_PHASES": str(record)})
     wait_for_phase(record, phase, run)
     filler = fill(small_disk, 0)
+    resume.touch()
     _, stderr = run.communicate(timeout=120)
     assert run.returncode != 0, stderr
     assert_whole(path, before, results=False)
