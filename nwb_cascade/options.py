@@ -78,7 +78,8 @@ class RunOptions:
         False, "The chosen series are spiking neurons, whatever the subject's species or the ROIs' names say.")
     discrete_spikes: bool = option(True, "Also fit discrete spikes.", off="Only spike rates, no discrete spikes.")
     threshold: int | bool = option(
-        0, "0: negative rates to 0; 1: also rates below 1/e of one spike's height; off: the raw network output.",
+        0, "0: negative rates to 0; 1: also rates below 1/e of one spike's height; off: the raw network output "
+        "(discrete spikes explain what is above 0).",
         choices=("0", "1", "off"))
     device: str | None = option(None, DEVICE_HELP)
     compute_dff: bool = option(

@@ -263,8 +263,10 @@ def infer_plane(plane: PlaneInput, options: RunOptions, *, facts: dict[str, str 
         raise NoiseLevelError(f"{info.path}: {error} {_storage_note(info)}") from error
     dff = traces if recipe is not None else None
     del traces
-    spikes = fit_spikes(rates, cascade, frame_rate=rate, progress=options.progress)[0] \
-        if options.discrete_spikes else None
+    # with the threshold off, rates keep their negative values; spikes explain only what is above 0 (said in
+    # the option's help), so they are fitted to the rates clipped at 0, without the engine's warning
+    spikes = fit_spikes(np.maximum(rates, 0) if options.threshold is False else rates, cascade, frame_rate=rate,
+                        progress=options.progress)[0] if options.discrete_spikes else None
     details = {**(provenance or {}), "model_reason": reason}
     if recipe is not None:
         details["dff_recipe"] = json.dumps(recipe)

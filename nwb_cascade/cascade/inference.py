@@ -10,7 +10,7 @@ window start offset is ``int(before_frac * windowsize - 1)``).  Here the output
 goes to frame ``t``, where training put the target, so ``predict(...)[:, t]``
 equals the published ``predict(...)[:, t - 1]``.  On held-out ground truth the
 cross-correlation of these outputs with the smoothed true spikes peaks at lag 0
-(``tests/test_alignment.py``).
+(``tests/cascade/test_alignment.py``).
 
 Frames without a full window around them (the first ``before`` frames and the
 last ``windowsize - before - 1``) get the padding value; so do frames whose

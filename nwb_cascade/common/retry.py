@@ -27,6 +27,7 @@ def retrying(
     permanent: Callable[[Exception], bool] = lambda error: False,
     give_up: Callable[[Exception, int, float], Exception] | None = None,
     progressed: Callable[[], bool] | None = None,
+    level: int = logging.WARNING,
 ) -> T:
     """Run ``action`` until it succeeds, at most ``attempts`` times, waiting longer after each failure.
 
@@ -50,6 +51,8 @@ def retrying(
     progressed
         Asked after a failed try: whether it made progress that the next try keeps (bytes kept
         of a long download); then the tries and the deadline count afresh from there.
+    level
+        The log level of each failed try that is retried (``logging.INFO`` where only the outcome matters).
     """
     start = time.monotonic()
     attempts = max(1, int(attempts))
@@ -73,5 +76,5 @@ def retrying(
                 if give_up is None:
                     raise
                 raise give_up(error, attempt, spent) from error
-            log.warning("%s failed (%s: %s); retrying in %.1f s", what, type(error).__name__, error, wait)
+            log.log(level, "%s failed (%s: %s); retrying in %.1f s", what, type(error).__name__, error, wait)
             time.sleep(wait)

@@ -293,14 +293,22 @@ class _Signals:
 
 def checkpoint(phase: str) -> None:
     """Mark a phase of a write, for the fault tests: with ``$NWB_CASCADE_PHASES`` naming a file, the phase is
-    appended to it; with ``$NWB_CASCADE_PAUSE_AT`` naming this phase, the run waits there (up to 60 s) so
-    that a test can send it a signal at that very moment."""
+    appended to it; with ``$NWB_CASCADE_PAUSE_AT`` naming this phase, the run waits there so that a test can
+    act at that very moment: until the file ``$NWB_CASCADE_RESUME_WHEN`` names exists (at most 300 s), or
+    else for ``$NWB_CASCADE_PAUSE_SECONDS`` (default 60)."""
     record = os.environ.get("NWB_CASCADE_PHASES")
     if record:
         with open(record, "a") as stream:
             stream.write(phase + "\n")
-    if os.environ.get("NWB_CASCADE_PAUSE_AT") == phase:
+    if os.environ.get("NWB_CASCADE_PAUSE_AT") != phase:
+        return
+    resume = os.environ.get("NWB_CASCADE_RESUME_WHEN")
+    if not resume:
         time.sleep(float(os.environ.get("NWB_CASCADE_PAUSE_SECONDS", "60")))
+        return
+    deadline = time.monotonic() + 300
+    while not os.path.exists(resume) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _identity(path: Path) -> tuple[int, int, int]:

@@ -6,15 +6,17 @@ A source is named by a string:
 - an http(s) URL of the file itself: ``https://dandiarchive.s3.amazonaws.com/blobs/...``;
 - a DANDI asset: ``DANDI:000728/sub-.../file.nwb``, optionally with ``@VERSION`` at the end
   (``@0.240827.1809``, ``@draft``; default: the most recent published version, else the draft),
-  a DANDI web URL (``https://dandiarchive.org/dandiset/000728/draft/files?location=sub-.../file.nwb``),
-  a ``dandi://DANDI/000728@draft/sub-.../file.nwb`` identifier,
+  ``dandi://DANDI/000728@draft/sub-.../file.nwb``,
+  a DANDI web URL (``https://dandiarchive.org/dandiset/000728/draft/files?location=sub-.../file.nwb``)
   or an API URL (``https://api.dandiarchive.org/api/assets/<asset id>/download/``, also
-  with ``dandisets/<id>/versions/<version>/`` before ``assets``).
+  with ``dandisets/<id>/versions/<version>/`` before ``assets``): every form of :data:`DANDI_FORMS`,
+  read by dandi's parser without the network (:func:`_parse_dandi`).
 
 DANDI assets are resolved with the ``dandi`` client to their content URL (redirects
 followed, query stripped, except for embargoed assets, whose signed URL needs it);
 public assets need no token, embargoed ones read the user's ``DANDI_API_KEY``.  The API
-is ``https://api.dandiarchive.org/api`` unless ``$NWB_CASCADE_DANDI_API_URL`` names another.
+is ``https://api.dandiarchive.org/api`` unless ``$NWB_CASCADE_DANDI_API_URL`` names another; an API that
+cannot be reached is named in one line within seconds, before the dandi client's minute of retries.
 
 Remote HDF5 files are streamed, never downloaded whole, by :class:`~nwb_cascade.nwb.stream.RemoteFile`
 (block cache, timeouts, retries, the file's identity checked); NWB Zarr stores are read by hdmf-zarr.
@@ -31,10 +33,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fnmatch
+import functools
 import hashlib
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,12 +46,14 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import h5py
+import requests
 
 from ..common.cache import STREAMS, cache_folder
 from ..common.names import is_partial
+from ..common.retry import retrying
 from . import filters  # noqa: F401  (registers hdf5plugin's filters before any file is opened)
 from .origin import results_origin
-from .stream import RemoteFile, SourceError, source_error_in
+from .stream import USER_AGENT, RemoteFile, Settings, SourceError, source_error_in
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +65,38 @@ _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _HTTP_URL = re.compile(r"^https?://", re.IGNORECASE)
 _DANDI_ID = r"(?P<dandiset>\d{6})"
 _VERSION = r"(?:draft|\d+\.\d+\.\d+)"
+#: This package's own form, ``DANDI:000728/<path>@<version>`` (also ``DANDI:000728@<version>/<path>``), which
+#: dandi's parser does not read: rewritten to ``dandi://DANDI/000728@<version>/<path>`` for it.
 _DANDI_REFERENCE = re.compile(
-    rf"^DANDI:{_DANDI_ID}(?:@(?P<version>{_VERSION}))?(?:/(?P<path>.+?))?(?:@(?P<path_version>{_VERSION}))?/?$",
+    rf"^(?P<instance>[a-z][\w-]*):{_DANDI_ID}(?:@(?P<version>{_VERSION}))?(?:/(?P<path>.+?))?"
+    rf"(?:@(?P<path_version>{_VERSION}))?/?$",
     re.IGNORECASE,
 )
-#: The dandi client's resource identifiers: ``dandi://DANDI/000728@draft/sub-.../file.nwb``.
-_DANDI_URI = re.compile(
-    rf"^dandi://DANDI/{_DANDI_ID}(?:@(?P<version>{_VERSION}))?(?:/(?P<path>.+?))?/?$", re.IGNORECASE
-)
-_DANDI_WEB = re.compile(
-    rf"^https?://(?:www\.|gui\.)?dandiarchive\.org/(?:#/)?dandiset/{_DANDI_ID}(?:/(?P<version>{_VERSION}))?"
-    r"(?:/files)?/?(?:\?(?P<query>.*))?$"
-)
+#: An asset's API URL on a server that is not a DANDI instance dandi knows (a mirror, a test server), whose API
+#: may sit under a path (``https://host/prefix/api``): read by this package, as dandi's parser needs the network
+#: to learn what such a server is.
 _DANDI_API = re.compile(
     rf"^(?P<api>https?://[^/]+(?:/[^?#]*?)?/api)/(?:dandisets/{_DANDI_ID}/versions/(?P<version>{_VERSION})/)?"
     r"assets/(?P<asset>[0-9a-fA-F-]{36})(?:/download)?/?$"
 )
+#: Host names of the DANDI web sites besides those dandi knows (older or alternative names of the archive's).
+_DANDI_ALIASES = {"www.dandiarchive.org": "dandiarchive.org", "gui.dandiarchive.org": "dandiarchive.org"}
+
+#: The forms of a DANDI address that nwb-cascade reads, for messages (``<version>``: ``draft`` or
+#: ``0.240827.1809``; default: the most recent published version, else the draft).
+DANDI_FORMS = (
+    "DANDI:000728/<asset path>[@<version>]",
+    "DANDI:000728[/<version>] (a whole dandiset)",
+    "dandi://DANDI/000728[@<version>]/<asset path>",
+    "https://dandiarchive.org/dandiset/000728[/<version>][/files?location=<asset path>]",
+    "https://api.dandiarchive.org/api/assets/<asset id>/download/",
+    "https://api.dandiarchive.org/api/dandisets/000728/versions/<version>/assets/<asset id>/",
+)
+
+
+class DandiAddressError(SourceError, ValueError):
+    """A string that looks like a DANDI address (``DANDI:...``, ``dandi://...``, a dandiarchive.org URL) but is
+    none that can be read; the message names the forms that are."""
 
 
 @dataclass(frozen=True)
@@ -157,39 +179,265 @@ def dandi_api_url() -> str:
 
 
 def _parse_dandi(text: str) -> _DandiReference | None:
-    """The DANDI asset (or dandiset) a string names, or None when it names none."""
-    if match := _DANDI_REFERENCE.match(text):
-        return _DandiReference(dandi_api_url(), match["dandiset"], match["version"] or match["path_version"],
-                               match["path"])
-    if match := _DANDI_URI.match(text):
-        return _DandiReference(dandi_api_url(), match["dandiset"], match["version"], match["path"])
-    if match := _DANDI_WEB.match(text):
-        # a literal "+" stays "+" (asset paths hold many: behavior+ophys), so no form decoding
-        fields = dict(part.partition("=")[::2] for part in (match["query"] or "").split("&") if part)
-        location = unquote(fields["location"]) if fields.get("location") else None
-        return _DandiReference(dandi_api_url(), match["dandiset"], match["version"], location.strip("/") if location
-                               else None)
-    if match := _DANDI_API.match(text):
-        return _DandiReference(match["api"], match["dandiset"], match["version"], None, match["asset"].lower())
-    return None
+    """The DANDI asset (or dandiset) a string names, or None when it names none; no network is used.
+
+    DANDI addresses are read by dandi's own parser (:func:`dandi.dandiarchive.parse_dandi_url`), run offline:
+    this package's ``DANDI:000728/<path>@<version>`` form is first rewritten into dandi's ``dandi://`` form, and
+    the forms that dandi resolves by following redirects (``gui.dandiarchive.org``, ``identifiers.org``) are
+    rewritten without it.  An asset API URL on a server that dandi does not know (a mirror, a test server) is
+    read by this package.  The public archive's addresses are looked up at :func:`dandi_api_url`.
+
+    Raises
+    ------
+    DandiAddressError
+        For a string that looks like a DANDI address but is none that can be read.
+    """
+    text = text.strip()
+    if not _looks_like_dandi(text):
+        if match := _DANDI_API.match(text):
+            return _DandiReference(match["api"], match["dandiset"], match["version"], None, match["asset"].lower())
+        return None
+    try:
+        parsed = _parse_offline(_dandi_form(text))
+        return _reference_of(text, parsed)
+    except DandiAddressError:
+        raise
+    except Exception as error:  # dandi's UnknownURLError, or an unknown instance
+        reason = str(error).splitlines()[0].strip() if str(error).strip() else type(error).__name__
+        raise DandiAddressError(_address_message(text, reason)) from None
+
+
+def _address_message(text: str, reason: str) -> str:
+    return (f"{text!r} is not a DANDI address that can be read ({reason.rstrip('.')}); the forms that work: "
+            + "; ".join(DANDI_FORMS))
+
+
+@functools.cache
+def _dandi_hosts() -> frozenset[str]:
+    """The host names of the DANDI instances dandi knows (web sites and APIs), but for its local test instance."""
+    from dandi.consts import known_instances
+
+    return frozenset({urlparse(url).hostname or "" for name, instance in known_instances.items()
+                      if "local" not in name for url in instance.urls()} | set(_DANDI_ALIASES)) - {""}
+
+
+def _looks_like_dandi(text: str) -> bool:
+    """Whether ``text`` is meant as a DANDI address: ``DANDI:...`` (or another instance's name), ``dandi://...``,
+    or a URL of a DANDI instance's web site or API, or of identifiers.org's ``DANDI:`` ids."""
+    lowered = text.lower()
+    if lowered.startswith("dandi://"):
+        return True
+    if lowered.startswith(("http://", "https://")):
+        url = urlparse(lowered)
+        return (url.hostname or "") in _dandi_hosts() or (url.hostname == "identifiers.org"
+                                                          and url.path.startswith("/dandi:"))
+    prefix, colon, _ = text.partition(":")
+    if not colon or not re.fullmatch(r"[A-Za-z][\w-]*", prefix):
+        return False
+    from dandi.consts import known_instances
+
+    return prefix.lower() in known_instances
+
+
+def _dandi_form(text: str) -> str:
+    """``text`` in a form that dandi's parser reads without the network."""
+    lowered = text.lower()
+    if lowered.startswith(("http://", "https://")):
+        url = urlparse(text)
+        host = (url.hostname or "").lower()
+        if host == "identifiers.org":  # a redirect to the dandiset's page: its id is in the path
+            return _dandi_form(unquote(url.path).lstrip("/"))
+        host = _DANDI_ALIASES.get(host, host) + (f":{url.port}" if url.port else "")
+        # the old web site's pages are fragments (https://dandiarchive.org/#/dandiset/...), query included
+        page, query = (f"/#{url.fragment.partition('?')[0]}", url.fragment.partition("?")[2]) if url.fragment \
+            else (url.path, url.query)
+        if "/dandiset/" in page and not page.startswith("/api/"):
+            # the web site's: of its query, only the location (raw: a literal "+" in an asset path stays "+")
+            fields = dict(part.partition("=")[::2] for part in query.split("&") if part)
+            query = f"location={fields['location']}" if fields.get("location") else ""
+        return f"https://{host}{page}" + (f"?{query}" if query else "")
+    if lowered.startswith("dandi://"):
+        return text
+    prefix, _, rest = text.partition(":")
+    if re.fullmatch(rf"\d{{6}}(?:/{_VERSION})?", rest, re.IGNORECASE):  # dandi's own DANDI:000728[/<version>]
+        return f"{prefix.upper()}:{rest.lower() if rest.lower().endswith('draft') else rest}"
+    match = _DANDI_REFERENCE.match(text)
+    if match is None:
+        raise DandiAddressError(_address_message(text, f"after {prefix}: a dandiset id of six digits"))
+    version = match["version"] or match["path_version"]
+    return (f"dandi://{match['instance'].upper()}/{match['dandiset']}" + (f"@{version.lower()}" if version else "")
+            + (f"/{match['path']}" if match["path"] else ""))
+
+
+@functools.cache
+def _offline_parser() -> Any:
+    """dandi's URL parser, with its network look-ups (server information, redirects) left out."""
+    from dandi import dandiarchive
+    from dandi.exceptions import UnknownURLError
+
+    def follow_redirect(url: str) -> str:
+        raise UnknownURLError("not a form that is read without following redirects over the network")
+
+    return type("OfflineParser", (dandiarchive._dandi_url_parser,), {"follow_redirect": staticmethod(follow_redirect)})
+
+
+def _offline_instance(instance: Any) -> Any:
+    """dandi's ``get_instance`` without its request for the server's information: a DANDI instance dandi knows,
+    by its name or one of its URLs."""
+    from dandi.consts import DandiInstance, known_instances, known_instances_rev
+    from dandi.exceptions import UnknownURLError
+
+    if isinstance(instance, DandiInstance):
+        return instance
+    if instance.lower().startswith(("http://", "https://")):
+        name = known_instances_rev.get(instance.rstrip("/"))
+        if name is None:
+            raise UnknownURLError(f"{instance} is not a DANDI archive")
+        return known_instances[name]
+    return known_instances[instance]  # a KeyError: dandi's parser says the instance is unknown
+
+
+_PARSE_LOCK = threading.Lock()
+
+
+def _parse_offline(text: str) -> Any:
+    """dandi's ``parse_dandi_url`` of ``text``, offline (dandi asks each server for its information otherwise)."""
+    from dandi import dandiarchive
+
+    parser = _offline_parser()
+    with _PARSE_LOCK:  # dandi's module-level get_instance is swapped for the offline one while parsing
+        saved = dandiarchive.get_instance
+        dandiarchive.get_instance = _offline_instance
+        try:
+            return parser.parse(text)
+        finally:
+            dandiarchive.get_instance = saved
+
+
+def _reference_of(text: str, parsed: Any) -> _DandiReference:
+    """The reference a ``ParsedDandiURL`` of dandi's names; the public archive's API is :func:`dandi_api_url`."""
+    from dandi import dandiarchive as kinds
+
+    instance = parsed.instance
+    api_url = dandi_api_url() if instance.name == "dandi" else instance.api.rstrip("/")
+    dandiset, version = parsed.dandiset_id, parsed.version_id
+    if isinstance(parsed, kinds.AssetGlobURL):
+        raise DandiAddressError(f"{text!r} names the assets matching a pattern, not one file: give the dandiset and "
+                                f"the pattern, e.g. `nwb-cascade batch DANDI:{dandiset} --glob '{parsed.path}'`")
+    if isinstance(parsed, kinds.AssetZarrEntryURL):
+        raise DandiAddressError(f"{text!r} names {parsed.zarr_subpath!r} inside the Zarr asset {parsed.asset_path!r}:"
+                                f" give the asset itself (DANDI:{dandiset}/{parsed.asset_path})")
+    if isinstance(parsed, (kinds.AssetItemURL, kinds.AssetFolderURL, kinds.AssetPathPrefixURL)):
+        # a web URL's location is a folder to dandi (its site shows folders); to this package, the asset at it
+        path = parsed.path.strip("/")
+        return _DandiReference(api_url, dandiset, version, path or None)
+    if isinstance(parsed, (kinds.AssetIDURL, kinds.BaseAssetIDURL)):
+        if not re.fullmatch(r"[0-9a-fA-F-]{36}", parsed.asset_id):
+            raise DandiAddressError(_address_message(text, f"{parsed.asset_id!r} is not an asset id"))
+        return _DandiReference(api_url, dandiset, version, None, parsed.asset_id.lower())
+    return _DandiReference(api_url, dandiset, version)
 
 
 def is_dandiset(text: str) -> bool:
-    """Whether ``text`` names a whole dandiset (``DANDI:000728``, optionally ``@VERSION``), not one asset."""
+    """Whether ``text`` names a whole dandiset (``DANDI:000728``, optionally ``/VERSION`` or ``@VERSION``, or its web
+    URL), not one asset."""
     reference = _parse_dandi(text)
     return reference is not None and reference.path is None and reference.asset_id is None
 
 
-def _dandi_client(api_url: str) -> Any:
-    """A dandi API client, authenticated when ``DANDI_API_KEY`` is set."""
-    os.environ.setdefault("DANDI_NO_ET", "1")  # the dandi client's version check phones home; not ours to make
-    from dandi.dandiapi import DandiAPIClient
+#: Tries of the first request to a DANDI API (``/info/``), which tells an archive that cannot be reached (no network,
+#: a name that does not resolve, a refused connection) in a few seconds, before dandi's client retries for a minute.
+REACH_ATTEMPTS = 3
+REACH_BACKOFF = 0.5
+_REACHED: set[str] = set()
 
+
+def _dandi_client(api_url: str) -> Any:
+    """A dandi API client, authenticated when ``DANDI_API_KEY`` is set, for an API that answers.
+
+    The API is asked for its ``/info/`` first (a few tries, a few seconds: :data:`REACH_ATTEMPTS`), once per
+    process; the client is made without dandi's own look-up of the server, and its requests time out (the
+    connect and read timeouts of :class:`~nwb_cascade.nwb.stream.Settings`).
+
+    Raises
+    ------
+    SourceError
+        When the API cannot be reached: one line, with what to do.
+    """
+    os.environ.setdefault("DANDI_NO_ET", "1")  # the dandi client's version check phones home; not ours to make
+    from dandi.consts import DandiInstance, known_instances, known_instances_rev
+
+    settings = Settings.from_environment()
+    _reach(api_url, settings)
+    name = known_instances_rev.get(api_url)
+    instance = known_instances[name] if name else DandiInstance(name=urlparse(api_url).netloc, gui=None, api=api_url)
     token = os.environ.get("DANDI_API_KEY") or None
     try:
-        return DandiAPIClient(api_url=api_url, token=token)
+        return _client_class()(dandi_instance=instance, token=token,
+                               timeout=(settings.connect_timeout, settings.read_timeout))
     except Exception as error:
         raise SourceError(_dandi_message(error, f"cannot reach the DANDI API at {api_url}")) from error
+
+
+@functools.cache
+def _client_class() -> type:
+    """dandi's ``DandiAPIClient`` whose requests time out (dandi's wait for an answer for ever)."""
+    from dandi.dandiapi import DandiAPIClient
+
+    class Client(DandiAPIClient):
+        def __init__(self, *args: Any, timeout: tuple[float, float], **kwargs: Any) -> None:
+            self._timeout = timeout  # before dandi's __init__, whose authentication makes a request
+            super().__init__(*args, **kwargs)
+
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("timeout", self._timeout)
+            return super().request(*args, **kwargs)
+
+    return Client
+
+
+def _reach(api_url: str, settings: Settings) -> None:
+    """Ask the API at ``api_url`` for its ``/info/``: any answer but a server error will do.
+
+    Raises
+    ------
+    SourceError
+        When no answer came after :data:`REACH_ATTEMPTS` tries (within the connect timeout, waits included).
+    """
+    if api_url in _REACHED:
+        return
+
+    def ask() -> None:
+        response = requests.get(f"{api_url}/info/", timeout=(settings.connect_timeout, settings.read_timeout),
+                                headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+        if response.status_code >= 500:
+            response.raise_for_status()
+
+    def give_up(error: Exception, tries: int, spent: float) -> SourceError:
+        return SourceError(
+            f"cannot reach the DANDI archive at {api_url} ({_network_reason(error, settings)}; {tries} "
+            f"tr{'y' if tries == 1 else 'ies'} in {spent:.1f} s): check the network connection and try again; "
+            "an archive elsewhere (a mirror, a local server) is named by $NWB_CASCADE_DANDI_API_URL")
+
+    retrying(ask, f"reaching the DANDI API at {api_url}", attempts=REACH_ATTEMPTS, backoff=REACH_BACKOFF,
+             deadline=settings.connect_timeout, give_up=give_up, level=logging.INFO,
+             permanent=lambda error: not isinstance(error, requests.RequestException))
+    _REACHED.add(api_url)
+
+
+def _network_reason(error: Exception, settings: Settings) -> str:
+    """Why a request got no answer, in a few words."""
+    text = str(error)
+    host = urlparse(getattr(getattr(error, "request", None), "url", None) or "").hostname
+    if isinstance(error, requests.Timeout):
+        return f"no answer within {settings.connect_timeout:g} s"
+    if "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo" in text:
+        return f"the name {host or 'of its server'} does not resolve: no network, or no DNS"
+    if "Connection refused" in text:
+        return "the connection was refused: nothing listens there"
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return f"the server answered {error.response.status_code} {error.response.reason}"
+    return f"{type(error).__name__}: {text}"
 
 
 def _dandi_message(error: Exception, what: str) -> str:
@@ -312,13 +560,14 @@ class AssetInfo:
 
 
 def list_assets(dandiset: str, glob: str | None = None) -> list[AssetInfo]:
-    """The NWB assets of a dandiset (``DANDI:000728`` or ``000728``, optionally ``@VERSION``),
+    """The NWB assets of a dandiset (``DANDI:000728``, ``000728`` or its web URL, optionally with a version),
     sorted by path, whose paths match ``glob`` (fnmatch, ``*`` crosses ``/``; default ``*.nwb`` in any case),
     with their DANDI metadata's measured variables (one listing, metadata included)."""
-    text = dandiset if dandiset.upper().startswith("DANDI:") else f"DANDI:{dandiset}"
+    text = f"DANDI:{dandiset}" if re.fullmatch(rf"\d{{6}}(?:[@/]{_VERSION})?", dandiset.strip()) else dandiset
     reference = _parse_dandi(text)
-    if reference is None or not is_dandiset(text):
-        raise SourceError(f"{dandiset!r} is not a dandiset (expected DANDI:000728, optionally @VERSION)")
+    if reference is None or reference.path is not None or reference.asset_id is not None:
+        raise DandiAddressError(f"{dandiset!r} is not a dandiset (expected DANDI:000728, optionally /VERSION or "
+                                f"@VERSION, or its dandiarchive.org URL)")
     client = _dandi_client(reference.api_url)
     pattern = glob or "*.nwb"
     try:
@@ -552,12 +801,18 @@ def is_local(source: str | Path | Source) -> bool:
         return not source.remote
     if isinstance(source, Path):
         return True
-    return not _URL.match(source) and _parse_dandi(source) is None
+    return not _URL.match(source) and not is_dandi(source)
 
 
 def is_dandi(text: str | Path) -> bool:
-    """Whether ``text`` names a DANDI asset or dandiset (in any form :func:`resolve` reads); no network is used."""
-    return not isinstance(text, Path) and _parse_dandi(text) is not None
+    """Whether ``text`` names, or is meant to name, a DANDI asset or dandiset (in any form :func:`resolve` reads;
+    a malformed one is refused by :func:`resolve`); no network is used."""
+    if isinstance(text, Path):
+        return False
+    try:
+        return _parse_dandi(text) is not None
+    except DandiAddressError:
+        return True
 
 
 def _url_file_name(url: str) -> str:
