@@ -22,11 +22,10 @@ when first used.
 
 from importlib import import_module
 
-from .common.version import __version__
-
 # The functions named as their modules, imported now: a later import of the module must not replace the name
 # (both modules import nothing heavy).
 from .batch import batch  # noqa: E402
+from .common.version import __version__
 from .summarize import summarize  # noqa: E402
 
 #: Public name -> the module that defines it (imported on first use).

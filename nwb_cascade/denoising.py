@@ -28,11 +28,11 @@ from .nwb.denoised import (
 from .nwb.extension import DenoisedTwoPhotonSeries
 from .nwb.inplace import ensure_free_space
 from .nwb.open import open_nwb
-from .nwb.sources import resolve
 from .nwb.read import NWBInputError
+from .nwb.session import add_to_module, copy_imaging_plane, new_file_like, remove_groups, write_new_file
+from .nwb.sources import resolve
 from .nwb.target import AMENDMENT, choose_target, default_output, provenance, refuse_existing, working_copy
 from .options import DenoiseOptions, with_overrides
-from .nwb.write import add_to_module, copy_imaging_plane, new_file_like, remove_groups, write_new_file
 
 
 @dataclass

@@ -37,7 +37,6 @@ from .cascade import discrete_spikes as fit_spikes
 from .cascade.errors import NoiseLevelError
 from .cascade.indicators import choose_model
 from .cascade.model import ACCURACY_MEASURES
-from .options import RunOptions, with_overrides
 from .common.device import resolve_device
 from .nwb.inplace import NWBWriteError, ensure_free_space
 from .nwb.measure import GENOTYPE, PLANE_INDICATOR, Overrides
@@ -61,19 +60,12 @@ from .nwb.read import (
     recording_facts,
     select_inputs,
 )
+from .nwb.session import STAGING_SUFFIX, add_to_module, remove_groups
 from .nwb.sources import Source, resolve
 from .nwb.stream import check_reads, read_once_more
 from .nwb.target import AMENDMENT, IN_PLACE, NEW_FILE, Target, choose_target, provenance, refuse_existing, working_copy
-from .nwb.write import (
-    MODULE,
-    MODULE_DESCRIPTION,
-    STAGING_SUFFIX,
-    Inference,
-    add_to_module,
-    build_results,
-    remove_groups,
-    write_standalone,
-)
+from .nwb.write import MODULE, MODULE_DESCRIPTION, Inference, build_results, write_standalone
+from .options import RunOptions, with_overrides
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 
 from ..common.device import resolve_device
 from .checkpoint import Denoiser, load_denoiser
-from .network import memory_format
 from .movie import (
     MovieError,
     as_movie,
@@ -32,6 +31,7 @@ from .movie import (
     read_block,
     to_dtype,
 )
+from .network import memory_format
 from .tiles import padded, plane_tiles, spans, tile_size
 
 log = logging.getLogger(__name__)

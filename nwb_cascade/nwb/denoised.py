@@ -33,7 +33,7 @@ from ..denoise.movie import MovieError, as_movie, to_dtype
 from .extension import DenoisedTwoPhotonSeries
 from .external import ExternalMovie, external_movie
 from .read import NWBInputError
-from .write import CHUNK_BYTES
+from .session import CHUNK_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -18,17 +18,16 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from pynwb import NWBFile
 
-from dataclasses import dataclass
-
 from ..common.names import shortened
 from .inplace import NWBWriteError, amended
 from .read import NWBInputError, session_ids
+from .session import remove_groups
 from .sources import Source, SourceError, file_name, is_local, stem
-from .write import remove_groups
 
 #: The modes of a :class:`Target`.
 IN_PLACE, NEW_FILE, AMENDMENT = "in place", "new file", "LINDI amendment"

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import h5py
-import numpy as np
 import pytest
 
 from nwb_cascade.manifest import DONE, ERROR_CHARS, FAILED, PENDING, read_manifest

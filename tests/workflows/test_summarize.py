@@ -17,7 +17,6 @@ from pynwb import NWBHDF5IO
 from nwb_cascade import infer, summarize
 from nwb_cascade.cli import main
 from nwb_cascade.manifest import DONE, FAILED, Manifest
-from nwb_cascade.spike_inference import infer
 from nwb_cascade.summarize import SummarizeError, fit_lognormal
 
 from ..writers.populations import write_population_session
