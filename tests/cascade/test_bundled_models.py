@@ -19,6 +19,15 @@ def test_bundled_model_loads_and_covers_noise_levels_1_to_9(name):
     assert default_model_name(BUNDLED[name] * 1.02) == name
 
 
+def test_the_30hz_default_has_the_published_ensemble_of_five_members_per_level():
+    """As the published general model: five members at every noise level, each a network of its own."""
+    model = load_model("Default_EXC_30Hz_smoothing25ms", download=False)
+    assert model.members == 5 and model.config["ensemble_size"] == 5
+    first, second = model.network(2, 0), model.network(2, 1)
+    assert any(not np.array_equal(a.detach().numpy(), b.detach().numpy())
+               for a, b in zip(first.parameters(), second.parameters()))
+
+
 def test_offline_run_with_the_default_model(tmp_path, monkeypatch):
     monkeypatch.setenv("NWB_CASCADE_REGISTRY", str(tmp_path / "no-registry.yaml"))  # nothing to download from
     (tmp_path / "no-registry.yaml").write_text("{}")
