@@ -96,21 +96,21 @@ def denoise(source: str | Path, output: str | Path | None = None, *, in_place: b
         reading = resolved
         if in_place:  # on a working copy that replaces the file when complete
             reading = stack.enter_context(working_copy(resolved, MODULE))
-            with open_nwb(reading, "r") as (_, nwbfile):
-                info = choose_two_photon_series(nwbfile, series)
-                existing = refuse_existing(nwbfile, resolved.text, MODULE, [info.name], overwrite, "")
-                movie = movie_of(info.series, resolved.path)
-                start, stop = frame_range(movie.shape[0], frames)
-                ensure_free_space(reading.path.parent, (stop - start) * np.dtype(movie.dtype).itemsize
-                                  * int(np.prod(movie.shape[1:])), f"the denoised movie in {source}")
-                close_movie(movie)
-            remove_groups(reading.path, MODULE, existing)
-        io, nwbfile = stack.enter_context(open_nwb(reading, "a" if in_place else "r"))
+        opened = stack.enter_context(contextlib.ExitStack())
+        io, nwbfile = opened.enter_context(open_nwb(reading, "a" if in_place else "r"))
         info = choose_two_photon_series(nwbfile, series)
+        if in_place and (existing := refuse_existing(nwbfile, resolved.text, MODULE, [info.name], overwrite, "")):
+            opened.close()  # the series it replaces is removed with h5py (its space given back), then read again
+            remove_groups(reading.path, MODULE, existing)
+            io, nwbfile = opened.enter_context(open_nwb(reading, "a"))
+            info = choose_two_photon_series(nwbfile, series)
         movie = movie_of(info.series, resolved.path)  # the source's path: external files are found beside it
         stack.callback(close_movie, movie)
         shape = tuple(int(v) for v in movie.shape)
         start, stop = frame_range(movie.shape[0], frames)
+        if in_place:
+            ensure_free_space(reading.path.parent, (stop - start) * np.dtype(movie.dtype).itemsize
+                              * int(np.prod(movie.shape[1:])), f"the denoised movie in {source}")
         trained = model is None
         if trained:
             denoiser = train(movie, frames=(start, stop), train_frames=train_frames, checkpoint=checkpoint,

@@ -355,24 +355,27 @@ def _warn_unused(options: RunOptions, selection: Selection) -> None:
 
 
 def _in_place(target: Target, options: RunOptions) -> tuple[list[Inference], Selection]:
-    """Results added to the source, on its working copy (opened twice only to replace results it holds)."""
+    """Results added to the source, on its working copy, opened once; a second time only when results the file
+    holds are replaced (removed with h5py and the space they held given back in between)."""
     source = target.source
     with working_copy(source, MODULE) as working:
-        with open_nwb(working, "r") as (_, nwbfile):
-            planes = select(nwbfile, options).inputs
-            existing = refuse_existing(nwbfile, source.text, MODULE, [plane.series.name for plane in planes],
-                                       target.overwrite, "Cascade results")
-            needed = sum(4 * plane.series.n_rois * plane.series.n_frames * (2 if plane.compute_dff else 1)
-                         for plane in planes)
-        ensure_free_space(working.path.parent, needed, f"the results for {source.text}")
-        remove_groups(working.path, MODULE, existing)
-        with open_nwb(working, "a") as (io, nwbfile):
-            selection = select(nwbfile, options)
-            inferences = _run_planes(nwbfile, selection.inputs, options, provenance(nwbfile, source))
-            add_to_module(nwbfile, [build_results(inference, inference.info.series, inference.info.name)
-                                    for inference in inferences], MODULE, MODULE_DESCRIPTION)
-            io.write(nwbfile)
-    return inferences, selection
+        for _ in range(2):
+            with open_nwb(working, "a") as (io, nwbfile):
+                selection = select(nwbfile, options)
+                existing = refuse_existing(nwbfile, source.text, MODULE,
+                                           [plane.series.name for plane in selection.inputs], target.overwrite,
+                                           "Cascade results")
+                if not existing:
+                    needed = sum(4 * plane.series.n_rois * plane.series.n_frames * (2 if plane.compute_dff else 1)
+                                 for plane in selection.inputs)
+                    ensure_free_space(working.path.parent, needed, f"the results for {source.text}")
+                    inferences = _run_planes(nwbfile, selection.inputs, options, provenance(nwbfile, source))
+                    add_to_module(nwbfile, [build_results(inference, inference.info.series, inference.info.name)
+                                            for inference in inferences], MODULE, MODULE_DESCRIPTION)
+                    io.write(nwbfile)
+                    return inferences, selection
+            remove_groups(working.path, MODULE, existing)
+    raise NWBWriteError(f"{source.text}: the results {', '.join(existing)} could not be removed to be replaced")
 
 
 def _new_file(target: Target, options: RunOptions) -> tuple[list[Inference], Selection]:
